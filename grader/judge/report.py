@@ -1,0 +1,88 @@
+"""Terminal rendering of a scorecard: one line per test, then what went wrong and why."""
+
+from __future__ import annotations
+
+import click
+
+from grader.judge.scorecard import Bundle, Scorecard
+
+MARKS = {
+    "passed": ("PASS", "green"),
+    "failed": ("FAIL", "red"),
+    "error": ("ERROR", "magenta"),
+    "skipped": ("SKIP", "yellow"),
+}
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def render(card: Scorecard, *, verbose: bool = False) -> str:
+    lines = [click.style(f"{card.exercise} - {card.title}", bold=True)]
+    lines.append(f"submission: {card.submission.path}")
+    if card.submission.error:
+        lines.append(click.style("cannot grade this submission: ", fg="red", bold=True))
+        lines += ["  " + line for line in card.submission.error.splitlines()]
+    for note in card.submission.notes:
+        lines.append(f"note: {note}")
+    lines.append("")
+    shown_unusable = False
+    for t in card.tests:
+        if t.status == "skipped" and not verbose:
+            continue
+        label, color = MARKS[t.status]
+        pts = "" if t.status == "skipped" else f"{_points(t.score)}/{_points(t.max_score)}"
+        vis = " (hidden)" if t.visibility == "hidden" else ""
+        lines.append(f"  {click.style(f'{label:<5}', fg=color)} {pts:>7}  {t.name}{vis}")
+        if t.status == "skipped":
+            lines.append(f"                 {t.message}")
+            continue
+        if t.status == "passed":
+            continue
+        if card.submission.error and t.message == card.submission.error:
+            if shown_unusable:
+                continue
+            shown_unusable = True
+        for line in t.message.splitlines():
+            lines.append(f"                 {line}")
+        if t.hint:
+            lines.append("                 " + click.style(f"hint: {t.hint}", fg="cyan"))
+    skipped = sum(1 for t in card.tests if t.status == "skipped")
+    pct = 100 * card.score / card.max_score if card.max_score else 0.0
+    lines.append("")
+    total = f"Score: {_points(card.score)}/{_points(card.max_score)} ({pct:.0f}%)"
+    by_vis = []
+    for vis in ("public", "hidden"):
+        part = [t for t in card.tests if t.visibility == vis and t.status != "skipped"]
+        if part:
+            got = sum(t.score for t in part)
+            of = sum(t.max_score for t in part)
+            by_vis.append(f"{vis} {_points(got)}/{_points(of)}")
+    extra = f"  [{', '.join(by_vis)}]" if by_vis else ""
+    color = "green" if card.passed else "red"
+    lines.append(click.style(total, bold=True, fg=color) + extra)
+    if skipped:
+        reasons = sorted({t.message for t in card.tests if t.status == "skipped"})
+        lines.append(f"{skipped} test(s) skipped, not counted: {'; '.join(reasons)}")
+    lines.append(
+        f"devices: {', '.join(card.environment.devices_tested)} - isolation: "
+        f"{card.environment.isolation_mode} - seed {card.seed} - {card.duration_s:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
+    parts = [render(c, verbose=verbose) for c in bundle.exercises]
+    table = ["", click.style("Summary", bold=True)]
+    for c in bundle.exercises:
+        table.append(
+            f"  {c.exercise:<12} {c.title:<40} {_points(c.score):>6}/{_points(c.max_score)}"
+        )
+    pct = 100 * bundle.score / bundle.max_score if bundle.max_score else 0.0
+    table.append(
+        click.style(
+            f"Total: {_points(bundle.score)}/{_points(bundle.max_score)} ({pct:.0f}%)", bold=True
+        )
+    )
+    return "\n\n".join(parts) + "\n" + "\n".join(table)

@@ -1,0 +1,108 @@
+"""The scorecard: one pydantic model, written by the judge, read by every renderer.
+
+``Scorecard`` is one exercise; ``Bundle`` is what ``grade all`` writes (every exercise and the
+grand total). ``grade schema`` prints the JSON schema of both. Files are written atomically
+(temporary file + rename), so a reader never sees half a scorecard.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+Status = Literal["passed", "failed", "error", "skipped"]
+Visibility = Literal["public", "hidden"]
+
+
+class TestResult(BaseModel):
+    id: str = Field(description="Stable test id: '<visibility>/<test function>[<params>]'.")
+    name: str = Field(description="What the test checks, in words.")
+    status: Status
+    score: float
+    max_score: float = Field(description="Points this test is worth (0 when skipped).")
+    message: str = ""
+    hint: str = ""
+    device: str | None = None
+    visibility: Visibility
+    duration_s: float
+    functions: list[str] = Field(default_factory=list, description="Student names it used.")
+
+
+class Submission(BaseModel):
+    path: str
+    sha256: str | None = None
+    error: str | None = Field(None, description="Why the submission could not be graded.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class Environment(BaseModel):
+    python: str
+    torch: str
+    grader: str
+    platform: str
+    devices_tested: list[str]
+    isolation: list[str] = Field(description="Isolation layers that were active.")
+    isolation_mode: str
+
+
+class Scorecard(BaseModel):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["exercise"] = "exercise"
+    exercise: str
+    title: str
+    score: float
+    max_score: float
+    submission: Submission
+    seed: int = Field(description="Grade-time seed that hidden tests drew their inputs from.")
+    environment: Environment
+    started_at: datetime
+    duration_s: float
+    tests: list[TestResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(t.status in ("passed", "skipped") for t in self.tests) and bool(self.tests)
+
+
+class Bundle(BaseModel):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["bundle"] = "bundle"
+    score: float
+    max_score: float
+    seed: int
+    started_at: datetime
+    duration_s: float
+    exercises: list[Scorecard]
+
+
+AnyCard = Scorecard | Bundle
+
+
+def json_schema() -> dict:
+    return TypeAdapter(AnyCard).json_schema()
+
+
+def write_atomic(path: Path, card: Scorecard | Bundle) -> None:
+    """Write ``card`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(card.model_dump_json(indent=2))
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> Scorecard | Bundle:
+    return TypeAdapter(AnyCard).validate_json(Path(path).read_bytes())

@@ -1,0 +1,1 @@
+"""Helpers shared by an exercise's public and hidden suites, one module per exercise."""

@@ -1,0 +1,1 @@
+"""The untrusted side: a sandboxed process that imports student code and answers calls."""

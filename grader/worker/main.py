@@ -1,0 +1,189 @@
+"""The sandboxed worker: the only process that imports and runs student code.
+
+Started by the judge (see ``grader.judge.sandbox``) as ``python -I -S`` with two pipe file
+descriptors for the protocol; its stdout/stderr go to a capped pipe the judge drains. It serves
+one request at a time:
+
+- ``{"op": "load", ...}`` -- import torch, the exercise's scenario module, the submission;
+- ``{"op": "call", "name", "args", "kwargs"}`` -- call a student function;
+- ``{"op": "scenario", "name", "kwargs"}`` -- run trusted harness code around student code.
+
+Every reply is data: ``{"ok": True, "result": ..., "args_after": [...], "violations": [...],
+"used": [...]}`` or ``{"ok": False, "error": {"kind", "type", "message", "traceback"}, ...}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from grader.protocol.codec import ProtocolError, encode, read_frame, tensors_in
+from grader.worker.guards import Guard
+from grader.worker.harness import SCENARIOS, MissingName, Student
+
+
+class Worker:
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+        self.module: Any = None
+        self.student_file = ""
+        self.guard: Guard | None = None
+        self.scenario_module = ""
+
+    # -- transport ---------------------------------------------------------------------------
+    def read_exact(self, n: int) -> bytes:
+        chunks, left = [], n
+        while left:
+            chunk = os.read(self.fd_in, min(left, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            frame = encode(message)
+        except ProtocolError as exc:
+            frame = encode(self.error_reply("bad_return", "TypeError", str(exc)))
+        view = memoryview(frame)
+        while view:
+            written = os.write(self.fd_out, view)
+            view = view[written:]
+
+    def resolve_fn(self, ref: str) -> Any:
+        module, _, name = ref.partition(":")
+        if not module.replace("_", "").isalnum():
+            raise ProtocolError(f"bad function reference {ref!r}")
+        mod = importlib.import_module(f"grader.worker.scenarios.{module}")
+        fn = getattr(mod, name, None)
+        if not callable(fn) or name.startswith("_"):
+            raise ProtocolError(f"no harness function {ref!r}")
+        return fn
+
+    # -- replies -----------------------------------------------------------------------------
+    @staticmethod
+    def error_reply(kind: str, type_: str, message: str, tb: list[str] | None = None) -> dict:
+        return {
+            "ok": False,
+            "error": {"kind": kind, "type": type_, "message": message, "traceback": tb or []},
+        }
+
+    def exception_reply(self, exc: BaseException) -> dict[str, Any]:
+        if isinstance(exc, MissingName):
+            return self.error_reply("missing", "AttributeError", exc.name)
+        frames = [
+            f"line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}"
+            for f in traceback.extract_tb(exc.__traceback__)
+            if f.filename == self.student_file
+        ]
+        kind = "not_implemented" if isinstance(exc, NotImplementedError) else "exception"
+        try:
+            message = str(exc)
+        except Exception:  # a hostile __str__
+            message = "<unprintable>"
+        return self.error_reply(kind, type(exc).__name__, message[:2000], frames[-8:])
+
+    # -- requests ----------------------------------------------------------------------------
+    def load(self, req: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        torch.set_num_threads(int(req.get("threads", 1)))
+        self.scenario_module = str(req["scenarios"])
+        try:
+            importlib.import_module(f"grader.worker.scenarios.{self.scenario_module}")
+        except ModuleNotFoundError:
+            pass  # an exercise without scenarios
+        self.guard = Guard([str(x) for x in req.get("forbidden", [])])
+        self.student_file = str(req["path"])
+        sys.path.insert(0, str(Path(self.student_file).parent))
+        spec = importlib.util.spec_from_file_location(str(req["module"]), self.student_file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt at import, too
+            reply = self.exception_reply(exc)
+            reply["error"]["kind"] = "import"
+            return reply
+        self.module = module
+        return {"ok": True, "names": sorted(n for n in vars(module) if not n.startswith("_"))}
+
+    def run(self, req: dict[str, Any]) -> dict[str, Any]:
+        assert self.guard is not None
+        student = Student(self.module, self.guard)
+        args: Any = ()
+        reply: dict[str, Any]
+        with self.guard.watching() as violations:
+            try:
+                if req["op"] == "call":
+                    args = (req.get("args", []), req.get("kwargs", {}))
+                    fn = getattr(student, str(req["name"]))
+                    result = fn(*args[0], **args[1])
+                else:
+                    fn = SCENARIOS.get(f"{self.scenario_module}:{req['name']}")
+                    if fn is None:
+                        raise ProtocolError(f"no scenario {req['name']!r}")
+                    result = fn(student, **req.get("kwargs", {}))
+                reply = {"ok": True, "result": result}
+            except ProtocolError:
+                raise
+            except BaseException as exc:
+                reply = self.exception_reply(exc)
+        if reply["ok"]:
+            bad = [t for t in tensors_in(reply["result"]) if type(t) not in ALLOWED_TENSOR_TYPES]
+            if bad:
+                reply = self.error_reply(
+                    "bad_return",
+                    "TypeError",
+                    f"returned an instance of {type(bad[0]).__name__}, a torch.Tensor subclass; "
+                    "return a plain torch.Tensor",
+                )
+        reply["args_after"] = tensors_in(args)
+        reply["violations"] = list(violations)
+        reply["used"] = student.used
+        return reply
+
+    def serve(self) -> None:
+        while True:
+            try:
+                req = read_frame(self.read_exact, resolve_fn=self.resolve_fn)
+            except EOFError:
+                return
+            op = req.get("op") if isinstance(req, dict) else None
+            try:
+                if op == "load":
+                    reply = self.load(req)
+                elif op in ("call", "scenario"):
+                    reply = self.run(req)
+                elif op == "ping":
+                    reply = {"ok": True, "result": "pong"}
+                else:
+                    reply = self.error_reply("protocol", "ProtocolError", f"unknown op {op!r}")
+            except ProtocolError as exc:
+                reply = self.error_reply("protocol", "ProtocolError", str(exc))
+            self.send(reply)
+
+
+def _allowed_types() -> tuple[type, ...]:
+    import torch
+
+    return (torch.Tensor, torch.nn.Parameter)
+
+
+ALLOWED_TENSOR_TYPES: tuple[type, ...] = ()
+
+
+def main() -> None:
+    global ALLOWED_TENSOR_TYPES
+    fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
+    os.chdir(sys.argv[3])
+    ALLOWED_TENSOR_TYPES = _allowed_types()
+    Worker(fd_in, fd_out).serve()

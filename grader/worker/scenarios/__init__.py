@@ -1,0 +1,5 @@
+"""Trusted harness code that runs *inside* the worker, one module per exercise.
+
+Each module mirrors ``reference/exNN_<slug>.py``. Scenarios build objects around student code
+and return plain data; the judge compares that data with its own reference run.
+"""
