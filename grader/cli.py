@@ -56,6 +56,9 @@ def grading_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Sandbox for student code; auto picks the strongest available.",
         ),
         click.option("--public-only", is_flag=True, help="Run only the public tests."),
+        click.option(
+            "-k", "select", default=None, help="Only tests whose name matches (pytest -k)."
+        ),
         click.option("--verbose", "-v", is_flag=True, help="Show skipped tests' reasons."),
     ]
     for option in reversed(options):
@@ -63,11 +66,13 @@ def grading_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _options(device: str, seed: int | None, isolation: str, public_only: bool) -> Any:
+def _options(
+    device: str, seed: int | None, isolation: str, public_only: bool, select: str | None
+) -> Any:
     from grader.judge.runner import Options
 
     vis = ("public",) if public_only else ("public", "hidden")
-    return Options(device=device, seed=seed, isolation=isolation, visibilities=vis)
+    return Options(device=device, seed=seed, isolation=isolation, visibilities=vis, select=select)
 
 
 def _guard(fn: Callable[..., int]) -> Callable[..., None]:
@@ -116,13 +121,14 @@ def grade_one(
     seed: int | None,
     isolation: str,
     public_only: bool,
+    select: str | None,
     verbose: bool,
 ) -> int:
     from grader.judge import exercises, runner
     from grader.judge.report import render
 
     ex = exercises.find(name)
-    opts = _options(device, seed, isolation, public_only)
+    opts = _options(device, seed, isolation, public_only, select)
     if not submission.exists():
         card = runner.failed_card(ex, submission, opts, f"{submission} does not exist")
         _write(card, json_path)
@@ -189,6 +195,7 @@ def grade_all(
     seed: int | None,
     isolation: str,
     public_only: bool,
+    select: str | None,
     verbose: bool,
 ) -> int:
     """Grade every exercise and write one scorecard with the grand total."""
@@ -197,7 +204,7 @@ def grade_all(
 
     if not submission.exists():
         raise GraderError(f"{submission} does not exist: pass --submission with your folder")
-    opts = _options(device, seed, isolation, public_only)
+    opts = _options(device, seed, isolation, public_only, select)
     bundle, errors = runner.grade_many(list(exercises.all_exercises()), submission, opts)
     _write(bundle, json_path)
     click.echo(render_bundle(bundle, verbose=verbose))

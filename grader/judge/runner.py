@@ -31,6 +31,7 @@ class Options:
     seed: int | None = None
     isolation: str = "auto"  # auto | bwrap | unshare | process
     visibilities: tuple[str, ...] = ("public", "hidden")
+    select: str | None = None  # a pytest -k expression: grade only matching tests
 
     def resolved_seed(self) -> int:
         if self.seed is None:
@@ -93,6 +94,7 @@ def _pytest_args(ex: Exercise, opts: Options) -> list[str]:
         "-p", "no:terminal",
         "-p", "no:warnings",
         "-p", "no:legacypath",
+        *(["-k", opts.select] if opts.select else []),
     ]  # fmt: skip
 
 
@@ -121,6 +123,8 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
         client.close()
     if plugin.collection_errors:
         raise GraderError("a test suite failed to load:\n" + "\n".join(plugin.collection_errors))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED and opts.select:
+        raise GraderError(f"no test of {ex.id} matches -k {opts.select!r}")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.results:
         raise GraderError(f"pytest stopped with exit code {int(code)} while grading {ex.id}")
     plugin.void_forbidden()

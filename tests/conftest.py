@@ -1,0 +1,47 @@
+"""Shared helpers for the grader's own tests: grade real files, assert on the scorecard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.judge import exercises, runner
+from grader.judge.scorecard import Scorecard, TestResult
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+def grade(
+    exercise: str,
+    submission: Path | str,
+    *,
+    select: str | None = None,
+    public_only: bool = False,
+    seed: int = 1234,
+    isolation: str = "auto",
+) -> Scorecard:
+    """Grade ``submission`` (a file or folder) for ``exercise`` on CPU, as the CLI would."""
+    ex = exercises.find(exercise)
+    opts = runner.Options(
+        device="cpu",
+        seed=seed,
+        isolation=isolation,
+        visibilities=("public",) if public_only else ("public", "hidden"),
+        select=select,
+    )
+    return runner.grade(runner.prepare(ex, Path(submission), opts), opts)
+
+
+def by_id(card: Scorecard) -> dict[str, TestResult]:
+    return {t.id: t for t in card.tests}
+
+
+def failing(card: Scorecard) -> list[TestResult]:
+    return [t for t in card.tests if t.status not in ("passed", "skipped")]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
