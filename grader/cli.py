@@ -236,3 +236,21 @@ def schema() -> None:
     from grader.judge.scorecard import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _add_optional_commands() -> None:
+    """Commands that live in optional packages (a student release ships without some)."""
+    from importlib import import_module
+
+    for name in ("grader.instructor.commands", "grader.platforms.commands"):
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # package not shipped
+            raise
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_add_optional_commands()
