@@ -11,6 +11,7 @@ would escape the hook).
 from __future__ import annotations
 
 import _thread
+import functools
 import importlib
 import inspect
 import sys
@@ -56,7 +57,18 @@ def builtin_key(obj: Any) -> tuple[str, str] | None:
     if owner is None or inspect.ismodule(owner):
         module = getattr(obj, "__module__", None) or getattr(owner, "__name__", "")
         return (str(module), name)
-    return (type(owner).__qualname__, name)
+    return (_defining_class(type(owner), name), name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _defining_class(cls: type, name: str) -> str:
+    """The class in ``cls``'s MRO that defines ``name``: a bound builtin method such as
+    ``x.log_softmax`` (``x`` a ``Tensor``) then gets the same key as its descriptor
+    ``torch.Tensor.log_softmax`` (whose ``__objclass__`` is ``TensorBase``)."""
+    for klass in getattr(cls, "__mro__", (cls,)):
+        if name in vars(klass):
+            return klass.__qualname__
+    return cls.__qualname__
 
 
 class Guard:
