@@ -1,18 +1,27 @@
 """Finding and vetting the student's file for one exercise, without running any of it.
 
-A submission is a ``.py`` file, or a folder holding ``exNN_<slug>.py``. The judge reads it as
+A submission is a ``.py`` file, a Jupyter notebook (``.ipynb``), or a folder holding
+``exNN_<slug>.py`` (or, when there is no ``.py``, ``exNN_<slug>.ipynb``). The judge reads it as
 text only: it hashes it and parses it (``ast``, no execution) so a syntax error becomes one
 clear message naming the line, instead of a traceback from the worker.
+
+A notebook is turned into a ``.py`` text here, and the worker imports that text like any other
+submission (see :mod:`grader.judge.notebook_source`). Nothing in the notebook is executed by
+the judge.
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.judge.exercises import Exercise
+from grader.judge.notebook_source import MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_python
 
 MAX_SOURCE_BYTES = 2 << 20
 
@@ -31,18 +40,87 @@ def resolve(ex: Exercise, root: Path) -> Resolved:
     root = Path(root)
     if root.is_dir():
         candidate = root / f"{ex.module}.py"
-        if not candidate.is_file():
+        notebooks = _notebooks_for(ex, root)
+        if candidate.is_file():
+            sub = vet(Resolved(candidate, file=candidate))
+            if notebooks:
+                sub.notes.append(
+                    f"graded {candidate.name}; {notebooks[0].name} is in the same folder too. "
+                    f"To grade the notebook instead: grade {ex.id} --submission {notebooks[0]}"
+                )
+            return sub
+        if len(notebooks) == 1:
+            return resolve_notebook(ex, notebooks[0])
+        if len(notebooks) > 1:
+            names = ", ".join(p.name for p in notebooks)
             return Resolved(
-                candidate,
-                error=f"no file {candidate}: save your work for {ex.id} as {ex.module}.py "
-                f"in {root}",
+                root,
+                error=f"{root} holds several notebooks for {ex.id} ({names}) and no "
+                f"{ex.module}.py: pass the one to grade with --submission",
             )
-        return vet(Resolved(candidate, file=candidate))
+        return Resolved(
+            candidate,
+            error=f"no file {candidate}: save your work for {ex.id} as {ex.module}.py "
+            f"(or {ex.module}.ipynb) in {root}",
+        )
     if not root.exists():
         return Resolved(root, error=f"{root} does not exist")
+    if root.suffix == ".ipynb":
+        return resolve_notebook(ex, root)
     if root.suffix != ".py":
-        return Resolved(root, error=f"{root} is not a Python file (.py) or a folder")
+        return Resolved(
+            root, error=f"{root} is not a Python file (.py), a notebook (.ipynb) or a folder"
+        )
     return vet(Resolved(root, file=root))
+
+
+def _notebooks_for(ex: Exercise, folder: Path) -> list[Path]:
+    """``exNN_*.ipynb`` in ``folder``, the exactly-named one first."""
+    found = sorted(p for p in folder.glob(f"ex{ex.number:02d}_*.ipynb") if p.is_file())
+    exact = [p for p in found if p.stem == ex.module]
+    return exact + [p for p in found if p.stem != ex.module]
+
+
+def resolve_notebook(ex: Exercise, path: Path) -> Resolved:
+    """Turn the notebook at ``path`` into a ``.py`` text in a scratch folder and vet that."""
+    sub = Resolved(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        sub.error = f"cannot read {path}: {exc.strerror}"
+        return sub
+    sub.sha256 = hashlib.sha256(data).hexdigest()
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        sub.error = (
+            f"{path.name} is {len(data) >> 20} MiB; notebooks are limited to "
+            f"{MAX_NOTEBOOK_BYTES >> 20} MiB: clear the outputs (Edit > Clear All Outputs), "
+            "save and grade again"
+        )
+        return sub
+    try:
+        converted = notebook_to_python(data, path.name)
+    except NotebookError as exc:
+        sub.error = str(exc)
+        return sub
+    target = _scratch() / f"{ex.module}.py"
+    target.write_text(converted.source, encoding="utf-8")
+    sub.file = target
+    vet(sub)
+    sub.sha256 = hashlib.sha256(data).hexdigest()  # the notebook's hash, not the converted text
+    sub.notes.extend(converted.notes)
+    return sub
+
+
+_SCRATCH: list[Path] = []
+
+
+def _scratch() -> Path:
+    """A private folder for converted notebooks, removed when the judge exits."""
+    if not _SCRATCH:
+        folder = Path(tempfile.mkdtemp(prefix="tlg-notebooks-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _SCRATCH.append(folder)
+    return Path(tempfile.mkdtemp(dir=_SCRATCH[0]))
 
 
 def vet(sub: Resolved) -> Resolved:

@@ -1,0 +1,192 @@
+"""Notebooks made from an exercise module (the stub, or the published solution).
+
+Layout, for a module ``exNN_<slug>.py``:
+
+1. a markdown cell from the module docstring (its first line becomes the title), and one that
+   says how the notebook is graded;
+2. a code cell with the imports and constants before the first function;
+3. per top-level function or class: a markdown heading, a code cell with its full source
+   (signature, docstring, stub or answer), and -- when its docstring has ``>>>`` examples -- a
+   "Try it" code cell with them (demo cells are not run when grading);
+4. a last cell that runs the grader on the notebook.
+
+Cell ids are derived from positions, so generating twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+from grader.instructor.stubs import exercise_number, strip_markers
+
+_DOUBLE_BACKTICKS = re.compile(r"``([^`]+)``")
+
+
+def _markdown(text: str) -> str:
+    """reST-flavoured docstring text as Jupyter markdown (``code`` -> `code`)."""
+    return _DOUBLE_BACKTICKS.sub(r"`\1`", text).strip()
+
+
+def _chunks(source: str) -> tuple[str | None, str, list[tuple[ast.stmt, str]]]:
+    """(module docstring, code before the first definition, [(definition, its source)])."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    doc = ast.get_docstring(tree, clean=True)
+    body = tree.body[1:] if doc is not None else tree.body
+    after_doc = tree.body[0].end_lineno or 0 if doc is not None else 0
+    starts: list[tuple[int, ast.stmt]] = []
+    for node in body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        while start - 2 >= after_doc and lines[start - 2].lstrip().startswith("#"):
+            start -= 1  # comments directly above belong to the definition
+        starts.append((start, node))
+    first = starts[0][0] if starts else len(lines) + 1
+    header = "\n".join(lines[after_doc : first - 1]).strip("\n")
+    chunks = []
+    for i, (start, node) in enumerate(starts):
+        stop = starts[i + 1][0] - 1 if i + 1 < len(starts) else len(lines)
+        chunks.append((node, "\n".join(lines[start - 1 : stop]).strip("\n")))
+    return doc, header, chunks
+
+
+# Imports a docstring example may rely on that a stub no longer has (the stub drops imports
+# only its answers used, so ``torch`` is often missing from the stub's header).
+_EXAMPLE_IMPORTS = {
+    "torch": "import torch",
+    "nn": "from torch import nn",
+    "F": "import torch.nn.functional as F",
+    "np": "import numpy as np",
+    "math": "import math",
+}
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {a.asname or a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _as_cell_code(code: str, tree: ast.Module) -> str:
+    """Doctest code laid out as lint-clean cell code: one statement per line (``a; b`` is
+    split), and a ``f = lambda ...`` example keeps its lambda with a ``noqa`` for E731."""
+    lines = code.splitlines()
+    statement_lines: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            statement_lines[node.lineno] = statement_lines.get(node.lineno, 0) + 1
+    out: list[str] = []
+    for node in tree.body:
+        end = node.end_lineno or node.lineno
+        crowded = any(statement_lines.get(n, 0) > 1 for n in range(node.lineno, end + 1))
+        text = ast.unparse(node) if crowded else "\n".join(lines[node.lineno - 1 : end])
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            text += "  # noqa: E731"
+        out.append(text)
+    return "\n".join(out)
+
+
+def _examples(node: ast.stmt, module: ast.Module) -> str:
+    """The ``>>>`` examples of ``node``'s docstring, with the imports they need."""
+    doc = ast.get_docstring(node) if isinstance(node, ast.FunctionDef | ast.ClassDef) else None
+    if not doc:
+        return ""
+    code = "".join(e.source for e in doctest.DocTestParser().get_examples(doc)).strip()
+    if not code:
+        return ""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    code = _as_cell_code(code, tree)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    missing = used - _bound_names(module)
+    imports = [line for name, line in _EXAMPLE_IMPORTS.items() if name in missing]
+    return "\n".join([*imports, "", code]) if imports else code
+
+
+def build(source: str, number: int, module: str, *, solution: bool = False) -> NotebookNode:
+    """The notebook for one exercise module's text (a stub, or a solution without markers)."""
+    v4 = nbformat.v4
+    cells: list[NotebookNode] = []
+
+    def add(kind: str, text: str) -> None:
+        make = v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell
+        cells.append(make(text, id=f"{kind}-{len(cells) + 1}"))
+
+    doc, header, chunks = _chunks(source)
+    module_tree = ast.parse(source)
+    title, _, rest = (doc or f"Exercise {number}").partition("\n")
+    title = title.strip().rstrip(".") + (" (solution)" if solution else "")
+    add("markdown", f"# {_markdown(title)}\n\n{_markdown(rest)}".strip())
+    if solution:
+        add(
+            "markdown",
+            f"This is the published solution of exercise {number}. Run the last cell to see "
+            "it pass the grader's tests.",
+        )
+    else:
+        add(
+            "markdown",
+            "**How to work in this notebook.** Replace each `raise NotImplementedError(...)` "
+            "with your code, use the *Try it* cells to experiment, then save the notebook and "
+            "run the last cell to grade it.\n\n"
+            "When grading, only imports, functions, classes and simple constants are taken "
+            "from your cells; calls, prints, plots and other experiments are left out (the "
+            "scorecard says which cells had some), and IPython magics (`%...`) and shell lines "
+            "(`!...`) are ignored.",
+        )
+    if header:
+        add("code", header)
+    for node, text in chunks:
+        name = getattr(node, "name", "")
+        kind = "class" if isinstance(node, ast.ClassDef) else "function"
+        add("markdown", f"## The {kind} `{name}`")
+        add("code", text)
+        example = _examples(node, module_tree)
+        if example:
+            add("markdown", f"Try it (the example from the docstring of `{name}`):")
+            add("code", example)
+    add(
+        "markdown",
+        "## Grade your work\n\nSave the notebook first (the grader reads the file on disk), "
+        "then run the cell below. `grade list` shows every exercise.",
+    )
+    add("code", f"!grade exercise-{number} --submission {module}.ipynb")
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    nbformat.validate(nb)
+    return nb
+
+
+def to_text(nb: NotebookNode) -> str:
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def stub_notebook(stub_source: str, module_path: Path) -> str:
+    """Notebook text for the stub ``module_path`` (an ``exNN_<slug>.py`` name) holds."""
+    number = exercise_number(module_path)
+    return to_text(build(stub_source, number, module_path.stem))
+
+
+def solution_notebook(solution_source: str, module_path: Path) -> str:
+    number = exercise_number(module_path)
+    clean = strip_markers(solution_source, str(module_path))
+    return to_text(build(clean, number, module_path.stem, solution=True))

@@ -1,0 +1,243 @@
+"""Student stubs generated from the solutions, so the two can never drift apart.
+
+A solution file marks each answer with a region::
+
+    def clip_grad_norm(...) -> Tensor:
+        \"\"\"docstring\"\"\"
+        # BEGIN SOLUTION
+        ...the answer...
+        # END SOLUTION
+
+The stub is the solution with two changes, and nothing else:
+
+1. every region, markers included, becomes one line at the indentation of its ``BEGIN`` marker:
+   ``raise NotImplementedError("exercise-N: write <name>")``, where ``<name>`` is the function
+   the region is in, or ``Class.method`` for a method (a region inside a nested helper function
+   names the function or method the student writes, not the helper);
+2. top-level imports that only the removed answers used are dropped, so the stub stays
+   ``ruff``-clean (``from __future__`` imports always stay).
+
+Docstrings, signatures, comments and formatting outside the regions are kept byte for byte.
+The work is done on text lines located with ``tokenize`` (markers are whole-line comments, never
+text inside a string) and ``ast`` (enclosing functions, imports); nothing is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.judge.failures import GraderError
+
+SOLUTION_NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.py$")
+BEGIN = re.compile(r"^#+\s*BEGIN SOLUTION\s*$")
+END = re.compile(r"^#+\s*END SOLUTION\s*$")
+LINE_LENGTH = 100
+
+
+class StubError(GraderError):
+    """A solution file that cannot be turned into a stub (the message names file and line)."""
+
+
+@dataclass(frozen=True)
+class Region:
+    begin: int  # 1-based line of the BEGIN marker
+    end: int  # 1-based line of the END marker
+    indent: str
+    name: str  # what the student writes: "fn" or "Class.method"
+
+
+def exercise_number(path: Path) -> int:
+    m = SOLUTION_NAME.match(path.name)
+    if not m:
+        raise StubError(f"{path.name}: solution files are named exNN_<slug>.py")
+    return int(m.group(1))
+
+
+def solution_files(root: Path) -> list[Path]:
+    """Every ``solutions/exNN_<slug>.py`` of the repository at ``root``, in exercise order."""
+    folder = root / "solutions"
+    return sorted(p for p in folder.glob("ex*_*.py") if SOLUTION_NAME.match(p.name))
+
+
+def stub_path(root: Path, solution: Path) -> Path:
+    return root / "exercises" / solution.name
+
+
+def _marker_lines(source: str, filename: str) -> list[tuple[int, str, str]]:
+    """(line, "begin"/"end", indentation) for every whole-line marker comment."""
+    found = []
+    lines = source.splitlines()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type != tokenize.COMMENT:
+                continue
+            row, col = tok.start
+            line = lines[row - 1]
+            if line[:col].strip():
+                continue  # a trailing comment after code is not a marker
+            text = tok.string.strip()
+            if BEGIN.match(text):
+                found.append((row, "begin", line[:col]))
+            elif END.match(text):
+                found.append((row, "end", line[:col]))
+            elif "SOLUTION" in text and re.search(r"\b(BEGIN|END)\b", text):
+                raise StubError(
+                    f"{filename}:{row}: {text!r} looks like a solution marker but is not "
+                    "exactly '# BEGIN SOLUTION' or '# END SOLUTION'"
+                )
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise StubError(f"{filename}: cannot be tokenized: {exc}") from None
+    return found
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _student_name(tree: ast.Module, line: int, filename: str) -> str:
+    """The function (or ``Class.method``) the student writes, for a region at ``line``."""
+    parents = _parents(tree)
+    funcs = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.lineno < line <= (n.end_lineno or 0)
+    ]
+    if not funcs:
+        raise StubError(
+            f"{filename}:{line}: a solution region must be inside a function or method body "
+            "(at module or class level the stub's raise would run on import)"
+        )
+    node: ast.AST = max(funcs, key=lambda n: n.lineno)  # innermost
+    # climb out of helpers nested in the function the student writes
+    while not isinstance(parents.get(node), (ast.Module, ast.ClassDef)):
+        node = parents[node]
+        if node not in parents:
+            break
+    names = [node.name]  # type: ignore[attr-defined]
+    owner = parents.get(node)
+    while isinstance(owner, ast.ClassDef):
+        names.insert(0, owner.name)
+        owner = parents.get(owner)
+    return ".".join(names)
+
+
+def regions(source: str, filename: str) -> list[Region]:
+    """The solution regions of ``source``, checked for balance and placement."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        raise StubError(f"{filename}:{exc.lineno}: syntax error: {exc.msg}") from None
+    out: list[Region] = []
+    open_at: tuple[int, str] | None = None
+    for row, kind, indent in _marker_lines(source, filename):
+        if kind == "begin":
+            if open_at is not None:
+                raise StubError(f"{filename}:{row}: BEGIN SOLUTION inside the region of line "
+                                f"{open_at[0]}; close it with '# END SOLUTION' first")  # fmt: skip
+            open_at = (row, indent)
+        else:
+            if open_at is None:
+                raise StubError(f"{filename}:{row}: END SOLUTION without a BEGIN SOLUTION")
+            begin, begin_indent = open_at
+            if indent != begin_indent:
+                raise StubError(
+                    f"{filename}:{row}: END SOLUTION is not indented like its BEGIN SOLUTION "
+                    f"on line {begin}"
+                )
+            out.append(Region(begin, row, indent, _student_name(tree, begin, filename)))
+            open_at = None
+    if open_at is not None:
+        raise StubError(f"{filename}:{open_at[0]}: BEGIN SOLUTION is never closed")
+    return out
+
+
+def _names_used(tree: ast.AST) -> set[str]:
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for node in ast.walk(tree):  # names listed in __all__ count as used
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            used |= {
+                e.value
+                for e in ast.walk(node.value)
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            }
+    return used
+
+
+def _bound(alias: ast.alias) -> str:
+    return alias.asname or alias.name.split(".")[0]
+
+
+def _import_text(node: ast.Import | ast.ImportFrom, keep: list[ast.alias]) -> list[str]:
+    """The import statement with only ``keep``, laid out the way ``ruff format`` would."""
+    new = (
+        ast.Import(names=keep)
+        if isinstance(node, ast.Import)
+        else ast.ImportFrom(module=node.module, names=keep, level=node.level)
+    )
+    text = ast.unparse(new)
+    if len(text) <= LINE_LENGTH or isinstance(node, ast.Import):
+        return [text]
+    head = text.split(" import ", 1)[0]
+    return [f"{head} import (", *(f"    {ast.unparse(a)}," for a in keep), ")"]
+
+
+def _drop_unused_imports(stub: str, used_before: set[str]) -> str:
+    """Remove top-level imports that the solution used and the stub no longer does."""
+    tree = ast.parse(stub)
+    used = _names_used(tree)
+    lines = stub.splitlines()
+    edits: list[tuple[int, int, list[str]]] = []  # 0-based [start, stop) -> replacement
+    for node in tree.body:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        keep = [a for a in node.names if _bound(a) in used or _bound(a) not in used_before]
+        if len(keep) == len(node.names):
+            continue
+        start, stop = node.lineno - 1, node.end_lineno or node.lineno
+        edits.append((start, stop, _import_text(node, keep) if keep else []))
+    for start, stop, new in reversed(edits):
+        lines[start:stop] = new
+        if not new and 0 < start < len(lines) and not lines[start].strip():
+            if not lines[start - 1].strip():
+                del lines[start]  # don't leave two blank lines where one import group was
+    return "\n".join(lines) + ("\n" if stub.endswith("\n") else "")
+
+
+def make_stub(source: str, number: int, filename: str = "<solution>") -> str:
+    """The student stub for one solution file's text (see the module docstring for the rule)."""
+    found = regions(source, filename)
+    lines = source.splitlines()
+    for region in reversed(found):
+        message = f"exercise-{number}: write {region.name}"
+        lines[region.begin - 1 : region.end] = [
+            f'{region.indent}raise NotImplementedError("{message}")'
+        ]
+    stub = "\n".join(lines) + ("\n" if source.endswith("\n") else "")
+    return _drop_unused_imports(stub, _names_used(ast.parse(source)))
+
+
+def strip_markers(source: str, filename: str = "<solution>") -> str:
+    """The solution without its marker lines (what students see when solutions are published)."""
+    marker_rows = {row for row, _, _ in _marker_lines(source, filename)}
+    lines = source.splitlines()
+    kept = [line for i, line in enumerate(lines, 1) if i not in marker_rows]
+    return "\n".join(kept) + ("\n" if source.endswith("\n") else "")
+
+
+def stub_for(solution: Path) -> str:
+    """The stub text for ``solution`` (a ``solutions/exNN_<slug>.py`` file)."""
+    try:
+        source = solution.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StubError(f"cannot read {solution}: {exc.strerror}") from None
+    return make_stub(source, exercise_number(solution), str(solution))

@@ -1,0 +1,84 @@
+"""``exercises/`` as generated from ``solutions/``: write it, or list where it has drifted."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from grader.instructor import notebooks, stubs
+from grader.judge.notebook_source import notebook_to_python
+
+REGENERATE = "grade stubs"
+
+
+def repo_root() -> Path:
+    """The source checkout the instructor commands work on (the one ``grader`` lives in)."""
+    import grader
+
+    root = Path(grader.__file__).resolve().parent.parent
+    if not (root / "solutions").is_dir():
+        from grader.judge.failures import GraderError
+
+        raise GraderError(
+            f"no solutions/ folder next to the grader package ({root}): instructor commands "
+            "run from the grader's source checkout"
+        )
+    return root
+
+
+def expected(root: Path) -> dict[Path, str]:
+    """Every generated file (stub ``.py`` and notebook per solution) and its exact text."""
+    out: dict[Path, str] = {}
+    for solution in stubs.solution_files(root):
+        stub = stubs.stub_for(solution)
+        target = stubs.stub_path(root, solution)
+        out[target] = stub
+        out[target.with_suffix(".ipynb")] = notebooks.stub_notebook(stub, solution)
+    return out
+
+
+def write(root: Path) -> list[Path]:
+    """Regenerate ``exercises/``; returns the files whose content changed."""
+    changed = []
+    for path, text in expected(root).items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def drift(root: Path) -> list[str]:
+    """One line per generated file that is missing or differs from what is committed."""
+    problems = []
+    for path, text in expected(root).items():
+        rel = path.relative_to(root)
+        if not path.is_file():
+            problems.append(f"{rel} is missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{rel} differs from what solutions/{path.stem}.py generates")
+    return problems
+
+
+def _definitions(tree: ast.Module) -> list[str]:
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the module docstring becomes the notebook's first markdown cell
+    return [ast.dump(n) for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def notebook_matches_stub(notebook: Path, stub: Path) -> str | None:
+    """Why grading ``notebook`` would not grade the same code as ``stub`` (None: it would).
+
+    The notebook is read exactly as a student's submission is; its definitions must equal the
+    stub's, and it must import at least what the stub imports.
+    """
+    converted = notebook_to_python(notebook.read_bytes(), notebook.name)
+    got, want = ast.parse(converted.source), ast.parse(stub.read_text(encoding="utf-8"))
+    if _definitions(got) != _definitions(want):
+        return f"{notebook.name} defines different code from {stub.name}"
+    imports = {ast.dump(n) for n in got.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    for node in want.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and ast.dump(node) not in imports:
+            return f"{notebook.name} lacks `{ast.unparse(node)}` that {stub.name} has"
+    return None
