@@ -222,6 +222,10 @@ class _Decoder:
             return self.tensor(node)
         if tag == "bytes":
             return self.buffer(node.get("buf"))
+        if tag == "fn":
+            if self.resolve_fn is None:
+                raise ProtocolError("function references are only accepted by the worker")
+            return self.resolve_fn(str(node.get("ref")))
         items = node.get("items")
         if not isinstance(items, list):
             raise ProtocolError(f"tagged value {tag!r} without items")
@@ -239,10 +243,6 @@ class _Decoder:
                     raise ProtocolError("dict keys must be hashable scalars or tuples")
                 out[key] = self.node(pair[1], depth + 1)
             return out
-        if tag == "fn":
-            if self.resolve_fn is None:
-                raise ProtocolError("function references are only accepted by the worker")
-            return self.resolve_fn(str(node.get("ref")))
         raise ProtocolError(f"unknown tag {tag!r}")
 
 
