@@ -14,8 +14,9 @@ The stub is the solution with two changes, and nothing else:
    ``raise NotImplementedError("exercise-N: write <name>")``, where ``<name>`` is the function
    the region is in, or ``Class.method`` for a method (a region inside a nested helper function
    names the function or method the student writes, not the helper);
-2. top-level imports that only the removed answers used are dropped, so the stub stays
-   ``ruff``-clean (``from __future__`` imports always stay).
+2. top-level imports that only the removed answers used stay (the student needs them too) and
+   get the comment ``# noqa: F401 (used by the solution bodies)``, so the stub stays
+   ``ruff``-clean.
 
 Docstrings, signatures, comments and formatting outside the regions are kept byte for byte.
 The work is done on text lines located with ``tokenize`` (markers are whole-line comments, never
@@ -36,7 +37,7 @@ from grader.judge.failures import GraderError
 SOLUTION_NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.py$")
 BEGIN = re.compile(r"^#+\s*BEGIN SOLUTION\s*$")
 END = re.compile(r"^#+\s*END SOLUTION\s*$")
-LINE_LENGTH = 100
+ANSWER_IMPORT = "# noqa: F401 (used by the solution bodies)"
 
 
 class StubError(GraderError):
@@ -85,7 +86,7 @@ def _marker_lines(source: str, filename: str) -> list[tuple[int, str, str]]:
                 found.append((row, "begin", line[:col]))
             elif END.match(text):
                 found.append((row, "end", line[:col]))
-            elif "SOLUTION" in text and re.search(r"\b(BEGIN|END)\b", text):
+            elif re.search(r"\b(begin|end)\W*solution\b", text, re.IGNORECASE):
                 raise StubError(
                     f"{filename}:{row}: {text!r} looks like a solution marker but is not "
                     "exactly '# BEGIN SOLUTION' or '# END SOLUTION'"
@@ -175,41 +176,21 @@ def _bound(alias: ast.alias) -> str:
     return alias.asname or alias.name.split(".")[0]
 
 
-def _import_text(node: ast.Import | ast.ImportFrom, keep: list[ast.alias]) -> list[str]:
-    """The import statement with only ``keep``, laid out the way ``ruff format`` would."""
-    new = (
-        ast.Import(names=keep)
-        if isinstance(node, ast.Import)
-        else ast.ImportFrom(module=node.module, names=keep, level=node.level)
-    )
-    text = ast.unparse(new)
-    if len(text) <= LINE_LENGTH or isinstance(node, ast.Import):
-        return [text]
-    head = text.split(" import ", 1)[0]
-    return [f"{head} import (", *(f"    {ast.unparse(a)}," for a in keep), ")"]
-
-
-def _drop_unused_imports(stub: str, used_before: set[str]) -> str:
-    """Remove top-level imports that the solution used and the stub no longer does."""
+def _mark_answer_imports(stub: str, used_before: set[str]) -> str:
+    """Mark top-level imports that only the removed answers used with ``ANSWER_IMPORT``."""
     tree = ast.parse(stub)
     used = _names_used(tree)
     lines = stub.splitlines()
-    edits: list[tuple[int, int, list[str]]] = []  # 0-based [start, stop) -> replacement
     for node in tree.body:
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
+        unused = [a for a in node.names if _bound(a) not in used and _bound(a) in used_before]
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             continue
-        keep = [a for a in node.names if _bound(a) in used or _bound(a) not in used_before]
-        if len(keep) == len(node.names):
-            continue
-        start, stop = node.lineno - 1, node.end_lineno or node.lineno
-        edits.append((start, stop, _import_text(node, keep) if keep else []))
-    for start, stop, new in reversed(edits):
-        lines[start:stop] = new
-        if not new and 0 < start < len(lines) and not lines[start].strip():
-            if not lines[start - 1].strip():
-                del lines[start]  # don't leave two blank lines where one import group was
+        rows = {node.lineno} if node.lineno == node.end_lineno else {a.lineno for a in unused}
+        for row in rows if unused else ():
+            if "noqa" not in lines[row - 1]:
+                lines[row - 1] += f"  {ANSWER_IMPORT}"
     return "\n".join(lines) + ("\n" if stub.endswith("\n") else "")
 
 
@@ -223,7 +204,7 @@ def make_stub(source: str, number: int, filename: str = "<solution>") -> str:
             f'{region.indent}raise NotImplementedError("{message}")'
         ]
     stub = "\n".join(lines) + ("\n" if source.endswith("\n") else "")
-    return _drop_unused_imports(stub, _names_used(ast.parse(source)))
+    return _mark_answer_imports(stub, _names_used(ast.parse(source)))
 
 
 def strip_markers(source: str, filename: str = "<solution>") -> str:

@@ -60,25 +60,56 @@ def drift(root: Path) -> list[str]:
     return problems
 
 
-def _definitions(tree: ast.Module) -> list[str]:
+def _statements(tree: ast.Module, extra_names_allowed: set[str] | None = None) -> list[str]:
+    """Top-level statements other than imports and the module docstring, as AST dumps.
+
+    With ``extra_names_allowed``, assignments to other names (a ``f = lambda ...`` from a
+    "Try it" cell) are left out: they add a name but cannot change what the stub defines.
+    """
     body = tree.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]  # the module docstring becomes the notebook's first markdown cell
-    return [ast.dump(n) for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    out = []
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if extra_names_allowed is not None and isinstance(node, ast.Assign):
+            targets = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if not targets & extra_names_allowed:
+                continue
+        out.append(ast.dump(node))
+    return out
 
 
-def notebook_matches_stub(notebook: Path, stub: Path) -> str | None:
-    """Why grading ``notebook`` would not grade the same code as ``stub`` (None: it would).
+def _defined(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def code_mismatch(notebook: bytes, notebook_name: str, stub: str, stub_name: str) -> str | None:
+    """Why grading the notebook would not grade the same code as the stub (None: it would).
 
     The notebook is read exactly as a student's submission is; its definitions must equal the
     stub's, and it must import at least what the stub imports.
     """
-    converted = notebook_to_python(notebook.read_bytes(), notebook.name)
-    got, want = ast.parse(converted.source), ast.parse(stub.read_text(encoding="utf-8"))
-    if _definitions(got) != _definitions(want):
-        return f"{notebook.name} defines different code from {stub.name}"
+    converted = notebook_to_python(notebook, notebook_name)
+    got, want = ast.parse(converted.source), ast.parse(stub)
+    if _statements(got, _defined(want)) != _statements(want):
+        return f"{notebook_name} defines different code from {stub_name}"
     imports = {ast.dump(n) for n in got.body if isinstance(n, (ast.Import, ast.ImportFrom))}
     for node in want.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and ast.dump(node) not in imports:
-            return f"{notebook.name} lacks `{ast.unparse(node)}` that {stub.name} has"
+            return f"{notebook_name} lacks `{ast.unparse(node)}` that {stub_name} has"
     return None
+
+
+def notebook_matches_stub(notebook: Path, stub: Path) -> str | None:
+    return code_mismatch(
+        notebook.read_bytes(), notebook.name, stub.read_text(encoding="utf-8"), stub.name
+    )

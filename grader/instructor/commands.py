@@ -1,0 +1,181 @@
+"""Instructor commands, registered on ``grade`` when this package is present.
+
+``grade stubs`` (exercises from solutions), ``grade verify`` (everything passes or fails as it
+should), ``grade release OUT_DIR`` (the student repository) and ``grade publish-solutions
+OUT_DIR`` (solutions with the scorecards that prove them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from grader.cli import EXIT_FAILED, EXIT_PASSED, _guard
+from grader.judge.failures import GraderError
+
+if TYPE_CHECKING:  # imported lazily: `grade --help` should not load the judge
+    from grader.judge.exercises import Exercise
+    from grader.judge.runner import Options
+
+
+def _exercises(names: tuple[str, ...]) -> list[Exercise]:
+    from grader.judge import exercises
+
+    if not names:
+        return list(exercises.all_exercises())
+    return [exercises.find(n) for n in names]
+
+
+def _options(seed: int | None, isolation: str, device: str = "cpu") -> Options:
+    from grader.judge.runner import Options
+
+    return Options(device=device, seed=seed, isolation=isolation)
+
+
+@click.command(name="stubs")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 and list the files that have drifted."
+)
+@_guard
+def stubs_command(check: bool) -> int:
+    """Generate exercises/ (stub .py and notebook) from solutions/.
+
+    Every `# BEGIN SOLUTION` ... `# END SOLUTION` region becomes
+    `raise NotImplementedError("exercise-N: write <function>")`; imports only the answers used
+    are dropped; docstrings and signatures stay. Each stub also gets a notebook
+    (exercises/exNN_<slug>.ipynb) with the teaching text, the stubs and a cell that grades it.
+    """
+    from grader.instructor import sync
+
+    root = sync.repo_root()
+    if check:
+        problems = sync.drift(root)
+        for line in problems:
+            click.echo(line)
+        if problems:
+            click.echo(f"run `{sync.REGENERATE}` to regenerate exercises/ from solutions/")
+            return EXIT_FAILED
+        click.echo("exercises/ matches solutions/")
+        return EXIT_PASSED
+    changed = sync.write(root)
+    for path in changed:
+        click.echo(f"wrote {path.relative_to(root)}")
+    click.echo(f"{len(changed)} file(s) changed" if changed else "exercises/ was up to date")
+    return EXIT_PASSED
+
+
+@click.command(name="verify")
+@click.option("--exercise", "-e", "names", multiple=True, help="Only this exercise (repeatable).")
+@click.option("--seed", type=int, default=None, help="Seed for hidden tests' inputs.")
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "bwrap", "unshare", "process"]),
+    default="auto",
+    show_default=True,
+    help="Sandbox for the graded files.",
+)
+@_guard
+def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> int:
+    """Check every exercise before a release; non-zero exit if anything is off.
+
+    \b
+    sync       exercises/ .py and .ipynb equal what `grade stubs` generates
+    reference  reference/ passes every correctness test (forbidden-call detection off,
+               tests named *speed*/*timing*/*ops*/*performance* not counted)
+    solution   solutions/ get full marks (public and hidden tests)
+    stub       exercises/ get zero, every test saying "not implemented"
+    """
+    from grader.instructor import sync, verify
+
+    root = sync.repo_root()
+    exercises = _exercises(names)
+    if not exercises:
+        raise GraderError("there are no exercises to verify (reference/ has no exNN_*.py)")
+    opts = _options(seed, isolation)
+    opts.resolved_seed()
+    rows, seconds = verify.timed(
+        lambda: verify.verify(root, exercises, opts, lambda m: click.echo(m, err=True))
+    )
+    click.echo(verify.table(rows))
+    orphans = [] if names else verify.orphan_solutions(root, exercises)
+    for line in orphans:
+        click.echo(f"warning: {line}")
+    ok = all(r.ok for r in rows)
+    verdict = "all good" if ok else "PROBLEMS FOUND"
+    click.echo(f"\n{verdict}: {len(rows)} exercise(s) in {seconds:.1f} s (seed {opts.seed})")
+    return EXIT_PASSED if ok else EXIT_FAILED
+
+
+@click.command(name="release")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace OUT_DIR if it holds an earlier release.")
+@click.option(
+    "--exercise",
+    "-e",
+    "names",
+    multiple=True,
+    help="Release only this exercise (repeatable); default: all of them.",
+)
+@_guard
+def release_command(out_dir: Path, force: bool, names: tuple[str, ...]) -> int:
+    """Build the student repository in OUT_DIR.
+
+    It holds the exercises (.py and notebooks), the grader with its public tests only, the
+    references the public tests use, a README, pyproject.toml, .gitignore and the classroom
+    workflow when there is one. No hidden test, solution or instructor command goes in; the
+    finished tree is scanned for them and the release fails if any slipped through.
+    """
+    from grader.instructor import release, sync
+
+    root = sync.repo_root()
+    files = release.build(root, out_dir, force=force, only=_exercises(names) if names else None)
+    size = sum(p.stat().st_size for p in files)
+    click.echo(f"wrote {len(files)} files ({size / 1024:.0f} KiB) to {out_dir}")
+    click.echo(f"next: cd {out_dir} && git init && git add -A && git commit -m 'Exercises'")
+    return EXIT_PASSED
+
+
+@click.command(name="publish-solutions")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace OUT_DIR if it holds earlier solutions.")
+@click.option(
+    "--reveal-hidden-names",
+    is_flag=True,
+    help="Keep hidden tests' names in the published scorecards (default: numbered only).",
+)
+@click.option("--seed", type=int, default=None, help="Seed for hidden tests' inputs.")
+@click.option("--exercise", "-e", "names", multiple=True, help="Only this exercise (repeatable).")
+@_guard
+def publish_command(
+    out_dir: Path, force: bool, reveal_hidden_names: bool, seed: int | None, names: tuple[str, ...]
+) -> int:
+    """After the deadline: write the solutions (.py and notebook) to OUT_DIR.
+
+    Each file is graded (public and hidden tests) and its scorecard is written next to it
+    (exNN_<slug>.scorecard.json, exNN_<slug>.ipynb.scorecard.json). Hidden tests appear only
+    as numbered entries unless --reveal-hidden-names is given. Exit 1 if any solution does not
+    get full marks.
+    """
+    from grader.instructor import publish, sync
+
+    root = sync.repo_root()
+    results = publish.publish(
+        root,
+        out_dir,
+        _options(seed, "auto"),
+        force=force,
+        reveal_hidden=reveal_hidden_names,
+        only=_exercises(names) if names else None,
+    )
+    for line in publish.summary(results):
+        click.echo(line)
+    if any(not r.full_marks for r in results):
+        click.echo("some solutions did not get full marks: see the scorecards", err=True)
+        return EXIT_FAILED
+    click.echo(f"published {len(results)} file(s) to {out_dir}")
+    return EXIT_PASSED
+
+
+COMMANDS = [stubs_command, verify_command, release_command, publish_command]

@@ -1,0 +1,234 @@
+"""``grade verify``: before a release, check every exercise end to end.
+
+Per exercise:
+
+- **sync** -- ``exercises/exNN_<slug>.py`` and ``.ipynb`` are exactly what ``grade stubs``
+  generates from the solution, and the notebook, read as a student submission, defines the same
+  code as the ``.py`` stub;
+- **reference** -- ``reference/exNN_<slug>.py``, graded as a submission, passes every
+  *correctness* test. The reference is built on the very torch functions students may not call,
+  and timing tests compare against torch itself, so for the reference (only) forbidden-call
+  detection is off and tests whose function name has the word ``speed``, ``timing``, ``ops`` or
+  ``performance`` in it (``test_speed_close_to_torch``) are not counted (see
+  :func:`is_correctness_test`);
+- **solution** -- ``solutions/exNN_<slug>.py`` gets full marks, public and hidden;
+- **stub** -- ``exercises/exNN_<slug>.py`` gets zero, and every test says "not implemented".
+
+Each grading starts the next one's worker while it runs (as ``grade all`` does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.instructor import stubs, sync
+from grader.judge import runner
+from grader.judge.exercises import REFERENCE_DIR, Exercise
+from grader.judge.failures import GraderError
+from grader.judge.notebook_source import NotebookError
+from grader.judge.scorecard import Scorecard, TestResult
+
+NOT_CORRECTNESS = re.compile(r"(^|_)(speed|timing|ops|performance)(_|$)")
+COLUMNS = ("sync", "reference", "solution", "stub")
+
+
+def is_correctness_test(test: TestResult) -> bool:
+    """False for timing tests (by name), which a reference built on torch need not pass."""
+    function = test.id.split("/", 1)[-1].split("[", 1)[0].removeprefix("test_")
+    return not NOT_CORRECTNESS.search(function)
+
+
+def _failing(tests: Iterable[TestResult]) -> list[TestResult]:
+    return [t for t in tests if t.status not in ("passed", "skipped")]
+
+
+def _describe(t: TestResult) -> str:
+    first = (t.message or t.status).strip().splitlines()[0] if (t.message or t.status) else ""
+    return f"{t.id}: {first[:160]}"
+
+
+def judge_reference(card: Scorecard) -> list[str]:
+    """Problems with the reference's card (graded with forbidden-call detection off)."""
+    if card.submission.error:
+        return [card.submission.error]
+    return [_describe(t) for t in _failing(card.tests) if is_correctness_test(t)]
+
+
+def judge_solution(card: Scorecard) -> list[str]:
+    if card.submission.error:
+        return [card.submission.error]
+    problems = [_describe(t) for t in _failing(card.tests)]
+    if not problems and (card.max_score <= 0 or card.score != card.max_score):
+        problems.append(f"scored {card.score:g}/{card.max_score:g}")
+    return problems
+
+
+def judge_stub(card: Scorecard) -> list[str]:
+    if card.submission.error:
+        return [card.submission.error]
+    problems = [
+        f"{t.id} passed: a stub should pass no test"
+        for t in card.tests
+        if t.status == "passed" and t.max_score > 0
+    ]
+    problems += [
+        f"{t.id} fails without saying 'not implemented': {_describe(t)}"
+        for t in _failing(card.tests)
+        if "not implemented" not in t.message.lower()
+    ]
+    if card.score != 0:
+        problems.append(f"scored {card.score:g}, expected 0")
+    return problems
+
+
+@dataclass
+class Row:
+    exercise: Exercise
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    summary: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.problems.values())
+
+
+def check_sync(root: Path, ex: Exercise) -> list[str]:
+    solution = root / "solutions" / f"{ex.module}.py"
+    if not solution.is_file():
+        return [f"solutions/{ex.module}.py is missing"]
+    problems = []
+    expected = {p: t for p, t in sync.expected(root).items() if p.stem == ex.module}
+    for path, text in expected.items():
+        rel = path.relative_to(root)
+        if not path.is_file():
+            problems.append(f"{rel} is missing: run `{sync.REGENERATE}`")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{rel} differs from the generated one: run `{sync.REGENERATE}`")
+    stub, notebook = stubs.stub_path(root, solution), root / "exercises" / f"{ex.module}.ipynb"
+    if not problems and stub.is_file() and notebook.is_file():
+        try:
+            mismatch = sync.notebook_matches_stub(notebook, stub)
+        except NotebookError as exc:
+            mismatch = str(exc)
+        if mismatch:
+            problems.append(mismatch)
+    return problems
+
+
+@dataclass
+class Job:
+    row: Row
+    column: str
+    exercise: Exercise
+    path: Path
+    judge: Callable[[Scorecard], list[str]]
+
+
+def _jobs(root: Path, rows: list[Row]) -> list[Job]:
+    jobs = []
+    for row in rows:
+        ex = row.exercise
+        unguarded = dataclasses.replace(ex, forbidden=())
+        jobs += [
+            Job(row, "reference", unguarded, REFERENCE_DIR / f"{ex.module}.py", judge_reference),
+            Job(row, "solution", ex, root / "solutions" / f"{ex.module}.py", judge_solution),
+            Job(row, "stub", ex, root / "exercises" / f"{ex.module}.py", judge_stub),
+        ]
+    return jobs
+
+
+def _summary(job: Job, card: Scorecard) -> str:
+    if job.column != "reference":
+        return f"{card.score:g}/{card.max_score:g}"
+    counted = [t for t in card.tests if t.status != "skipped" and is_correctness_test(t)]
+    passed = sum(t.status == "passed" for t in counted)
+    return f"{passed}/{len(counted)} tests"
+
+
+def verify(
+    root: Path,
+    exercises: list[Exercise],
+    opts: runner.Options,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[Row]:
+    """Check ``exercises``; one row each, with the problems found per column."""
+    rows = [Row(ex) for ex in exercises]
+    for row in rows:
+        problems = check_sync(root, row.exercise)
+        row.problems["sync"] = problems
+        row.summary["sync"] = "" if not problems else "drift"
+    jobs = []
+    for job in _jobs(root, rows):
+        if job.path.is_file():
+            jobs.append(job)
+        else:
+            job.row.problems[job.column] = [f"{job.path} is missing"]
+            job.row.summary[job.column] = "missing"
+    prepared: dict[int, runner.Prepared | str] = {}
+    for i, job in enumerate(jobs):
+        progress(f"{job.exercise.id}: grading the {job.column}")
+        for k in (i, i + 1):  # start the next worker while this one grades
+            if k < len(jobs) and k not in prepared:
+                prepared[k] = _prepare(jobs[k], opts)
+        current = prepared.pop(i)
+        try:
+            if isinstance(current, str):
+                raise GraderError(current)
+            card = runner.grade(current, opts)
+        except GraderError as exc:
+            job.row.problems[job.column] = [f"grading failed: {exc}"]
+            job.row.summary[job.column] = "error"
+            continue
+        job.row.problems[job.column] = job.judge(card)
+        job.row.summary[job.column] = _summary(job, card)
+    return rows
+
+
+def _prepare(job: Job, opts: runner.Options) -> runner.Prepared | str:
+    try:
+        return runner.prepare(job.exercise, job.path, opts)
+    except GraderError as exc:
+        return str(exc)
+
+
+def table(rows: list[Row]) -> str:
+    """The verdicts as a text table, then one line per problem."""
+    header = ["exercise", *COLUMNS]
+    body = []
+    for row in rows:
+        cells = [row.exercise.id]
+        for column in COLUMNS:
+            verdict = "ok" if not row.problems.get(column) else "FAIL"
+            cells.append(f"{verdict} {row.summary.get(column, '')}".strip())
+        body.append(cells)
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    details = [
+        f"{row.exercise.id} {column}: {problem}"
+        for row in rows
+        for column in COLUMNS
+        for problem in row.problems.get(column, [])
+    ]
+    return "\n".join(lines + ([""] + details if details else []))
+
+
+def orphan_solutions(root: Path, exercises: list[Exercise]) -> list[str]:
+    """Solutions with no exercise (no reference), which verify cannot check."""
+    known = {ex.module for ex in exercises}
+    return [
+        f"solutions/{p.name} has no reference/{p.name}, so it is not an exercise yet"
+        for p in stubs.solution_files(root)
+        if p.stem not in known
+    ]
+
+
+def timed(fn: Callable[[], list[Row]]) -> tuple[list[Row], float]:
+    t0 = time.perf_counter()
+    rows = fn()
+    return rows, time.perf_counter() - t0

@@ -1,0 +1,122 @@
+"""Stubs and notebooks generated from the solutions: the rule, and no drift in exercises/."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from grader.instructor import notebooks, stubs, sync
+from grader.judge import exercises
+
+
+def test_committed_exercises_are_exactly_what_the_solutions_generate(root):
+    problems = sync.drift(root)
+    assert not problems, (
+        "exercises/ has drifted from solutions/:\n  "
+        + "\n  ".join(problems)
+        + f"\nregenerate with `{sync.REGENERATE}` (then commit exercises/)"
+    )
+
+
+def test_every_exercise_has_a_solution_to_generate_from(root):
+    solutions = {p.stem for p in stubs.solution_files(root)}
+    missing = [ex.id for ex in exercises.all_exercises() if ex.module not in solutions]
+    assert not missing, f"no solutions/exNN_<slug>.py for {missing}"
+
+
+@pytest.mark.parametrize("solution", sorted((sync.repo_root() / "solutions").glob("ex*_*.py")))
+def test_every_stub_notebook_grades_the_same_code_as_the_stub(root, solution):
+    stub = stubs.stub_for(solution)
+    text = notebooks.stub_notebook(stub, solution)
+    assert sync.code_mismatch(text.encode(), "nb.ipynb", stub, solution.name) is None
+    # the comparison does see a difference in the code
+    changed = text.replace("raise NotImplementedError", "return None  #")
+    assert sync.code_mismatch(changed.encode(), "nb.ipynb", stub, solution.name)
+    assert notebooks.stub_notebook(stub, solution) == text  # deterministic, ids included
+
+
+SOLUTION = '''\
+"""Exercise 9 - demo."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+def top(x: Tensor) -> Tensor:
+    """Doc stays."""
+    y = x + 1  # setup the stub keeps
+    # BEGIN SOLUTION
+    return torch.exp(y) * math.pi
+    # END SOLUTION
+
+
+class Engine(nn.Module):
+    def step(self, f: Callable[[Tensor], Tensor]) -> None:
+        def helper() -> None:
+            # BEGIN SOLUTION
+            print("# BEGIN SOLUTION is only text here")
+            # END SOLUTION
+
+        helper()
+
+    class Inner:
+        def go(self) -> int:
+            ### BEGIN SOLUTION
+            return 1
+            ### END SOLUTION
+'''
+
+
+def test_regions_become_one_raise_naming_the_function_or_method():
+    stub = stubs.make_stub(SOLUTION, 9)
+    assert (
+        'def top(x: Tensor) -> Tensor:\n    """Doc stays."""\n    y = x + 1  # setup the stub keeps\n    raise NotImplementedError("exercise-9: write top")\n'
+        in stub
+    )  # noqa: E501
+    assert '            raise NotImplementedError("exercise-9: write Engine.step")\n' in stub
+    assert '            raise NotImplementedError("exercise-9: write Engine.Inner.go")\n' in stub
+    assert "SOLUTION" not in stub and "math.pi" not in stub
+    ast.parse(stub)
+
+
+def test_imports_only_the_answers_used_stay_marked_for_ruff():
+    stub = stubs.make_stub(SOLUTION, 9)
+    assert f"import math  {stubs.ANSWER_IMPORT}\n" in stub
+    assert f"import torch  {stubs.ANSWER_IMPORT}\n" in stub
+    assert "from torch import Tensor, nn\n" in stub  # still used by signatures
+    assert "from collections.abc import Callable\n" in stub
+    assert "from __future__ import annotations\n" in stub
+
+
+def test_published_solutions_lose_only_the_marker_lines():
+    clean = stubs.strip_markers(SOLUTION)
+    assert "BEGIN SOLUTION\n" not in clean and "return torch.exp(y) * math.pi" in clean
+    assert 'print("# BEGIN SOLUTION is only text here")' in clean
+    assert len(clean.splitlines()) == len(SOLUTION.splitlines()) - 6
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("# BEGIN SOLUTION\nX = 1\n# END SOLUTION\n", "must be inside a function"),
+        ("def f():\n    # BEGIN SOLUTION\n    pass\n", ":2: BEGIN SOLUTION is never closed"),
+        ("def f():\n    pass\n    # END SOLUTION\n", ":3: END SOLUTION without a BEGIN"),
+        (
+            "def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    pass\n",
+            "BEGIN SOLUTION inside the region of line 2",
+        ),
+        ("def f():\n    # begin solution\n    pass\n", "looks like a solution marker"),
+        ("def f(:\n", "syntax error"),
+    ],
+)
+def test_malformed_solutions_get_a_message_with_the_line(source, message):
+    with pytest.raises(stubs.StubError, match=message) as info:
+        stubs.make_stub(textwrap.dedent(source), 1, "solutions/ex01_x.py")
+    assert str(info.value).startswith("solutions/ex01_x.py")
