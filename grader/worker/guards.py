@@ -124,8 +124,16 @@ class Guard:
             key = builtin_key(arg)
             if key is not None:
                 why = self.builtins.get(key)
-                if why is not None:
+                if why is not None and not (why == TAMPERING and self._installs_hook(frame)):
                     self._flag(why)
+
+    def _installs_hook(self, frame: FrameType) -> bool:
+        """``threading`` itself calling ``sys.setprofile(_profile_hook)`` as a watched thread
+        starts, with our hook as the value: that installs the tracing, it does not remove it."""
+        return (
+            frame.f_globals.get("__name__") == "threading"
+            and getattr(threading, "_profile_hook", None) is self.trace
+        )
 
     def _install_thread_patch(self) -> None:
         """Make raw ``_thread`` starts carry the hook too (threading.setprofile covers Thread)."""
