@@ -1,0 +1,258 @@
+r"""Exercise 8 - A scalar autograd engine.
+
+``loss.backward()`` looks like magic until you write it yourself. In this exercise you build a
+tiny reverse-mode automatic differentiation engine for single numbers, in the spirit of
+Andrej Karpathy's *micrograd*: about a hundred lines of plain Python.
+
+**The idea.** Every arithmetic operation on a :class:`Value` returns a new ``Value`` that
+remembers (1) its inputs -- its *children* in the graph -- and (2) a tiny function
+``_backward`` that knows the *local* derivative of that one operation. For $c = a \cdot b$ the
+local derivatives are $\partial c / \partial a = b$ and $\partial c / \partial b = a$, so
+``c._backward`` does
+
+.. code-block:: python
+
+    a.grad += b.data * c.grad
+    b.grad += a.data * c.grad
+
+That is the chain rule, one edge at a time: the gradient flowing into a node ($\bar c =
+\partial L / \partial c$, stored in ``c.grad``) is multiplied by the local derivative and
+*added* to the child's gradient.
+
+**Why add (``+=``)?** A node can be used more than once. For $L = a \cdot a + a$ the variable
+$a$ reaches $L$ along three edges, and the multivariable chain rule says the gradient is the
+*sum* over all paths: $\partial L/\partial a = a + a + 1 = 2a + 1$. With ``a = Value(3.0)``:
+$\partial (a \cdot a)/\partial a = 6$ and $\partial (a \cdot a + a)/\partial a = 7$ (course
+figure 10). Writing ``=`` instead of ``+=`` keeps only one path and gives 3 or 1 instead.
+
+**Why a topological order?** ``backward()`` must call a node's ``_backward`` only after every
+node that *uses* it has finished adding into its ``grad`` -- otherwise the node passes on an
+incomplete gradient. Sorting the graph topologically (children before parents) and walking the
+list in *reverse* guarantees that. Build the order with an explicit stack, not recursion:
+Python stops recursing after about 1,000 nested calls, and the grader builds a chain of
+10,000 nodes.
+
+Local derivatives you need (with $y$ the result):
+
+- $a + b$: 1 and 1;  $a - b$: 1 and $-1$;  $a \cdot b$: $b$ and $a$;  $a / b$: $1/b$ and
+  $-a/b^2$;  $-a$: $-1$;
+- $a^n$ (``n`` an int or float constant): $n a^{n-1}$;
+- $\mathrm{relu}(a) = \max(0, a)$: 1 if $a > 0$ else 0 (so $\mathrm{relu}'(0) = 0$, as in
+  torch);
+- $\tanh(a)$: $1 - y^2$;  $e^a$: $y$;  $\log a$: $1/a$;  $\sigma(a) = 1/(1 + e^{-a})$:
+  $y(1 - y)$.
+
+Python numbers must work on either side: ``a + 2``, ``2 + a``, ``2 - a``, ``2 / a``, ... Wrap a
+number in a ``Value`` (Python calls ``__radd__``, ``__rsub__``, ``__rmul__``, ``__rtruediv__``
+when the number is on the left). ``Value ** n`` takes a plain number ``n``; ``n ** Value`` is
+not required.
+
+The grader builds random expression graphs (with shared sub-expressions) from the same recipe
+with your ``Value`` and with torch's float64 autograd, and compares every node's ``data`` and
+``grad``.
+
+Not allowed here: torch (the engine is pure Python; use the ``math`` module).
+"""
+
+from __future__ import annotations
+
+import math  # noqa: F401 (used by the solution bodies)
+from collections.abc import Callable
+
+
+class Value:
+    """A scalar that remembers how it was computed, so gradients can flow back through it.
+
+    Example (course figure 10):
+        >>> a = Value(3.0)
+        >>> b = a * a + a
+        >>> b.backward()
+        >>> a.grad
+        7.0
+    """
+
+    def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "") -> None:
+        self.data: float = float(data)
+        self.grad: float = 0.0
+        # Adds this node's contribution to its children's .grad (set by the op that made it).
+        self._backward: Callable[[], None] = lambda: None
+        self._prev: tuple[Value, ...] = _children
+        self._op = _op
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def __add__(self, other: Value | float) -> Value:
+        """``self + other``."""
+        # BEGIN SOLUTION
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward() -> None:
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def __radd__(self, other: float) -> Value:
+        """``other + self`` for a Python number ``other``."""
+        # BEGIN SOLUTION
+        return self + other
+        # END SOLUTION
+
+    def __mul__(self, other: Value | float) -> Value:
+        """``self * other``."""
+        # BEGIN SOLUTION
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward() -> None:
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def __rmul__(self, other: float) -> Value:
+        """``other * self`` for a Python number ``other``."""
+        # BEGIN SOLUTION
+        return self * other
+        # END SOLUTION
+
+    def __pow__(self, n: float) -> Value:
+        """``self ** n`` for a Python int or float ``n`` (a constant, not a Value)."""
+        # BEGIN SOLUTION
+        assert isinstance(n, int | float), "only int or float powers are supported"
+        out = Value(self.data**n, (self,), f"**{n}")
+
+        def _backward() -> None:
+            self.grad += n * self.data ** (n - 1) * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def __neg__(self) -> Value:
+        """``-self``."""
+        # BEGIN SOLUTION
+        return self * -1
+        # END SOLUTION
+
+    def __sub__(self, other: Value | float) -> Value:
+        """``self - other``."""
+        # BEGIN SOLUTION
+        return self + (-other)
+        # END SOLUTION
+
+    def __rsub__(self, other: float) -> Value:
+        """``other - self`` for a Python number ``other``."""
+        # BEGIN SOLUTION
+        return other + (-self)
+        # END SOLUTION
+
+    def __truediv__(self, other: Value | float) -> Value:
+        """``self / other``."""
+        # BEGIN SOLUTION
+        other = other if isinstance(other, Value) else Value(other)
+        return self * other**-1
+        # END SOLUTION
+
+    def __rtruediv__(self, other: float) -> Value:
+        """``other / self`` for a Python number ``other``."""
+        # BEGIN SOLUTION
+        return Value(other) * self**-1
+        # END SOLUTION
+
+    def relu(self) -> Value:
+        """$\\max(0, x)$, with gradient 0 at 0 (as torch)."""
+        # BEGIN SOLUTION
+        out = Value(self.data if self.data > 0 else 0.0, (self,), "relu")
+
+        def _backward() -> None:
+            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def tanh(self) -> Value:
+        """$\\tanh(x)$; its derivative is $1 - \\tanh(x)^2$."""
+        # BEGIN SOLUTION
+        t = math.tanh(self.data)
+        out = Value(t, (self,), "tanh")
+
+        def _backward() -> None:
+            self.grad += (1.0 - t * t) * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def exp(self) -> Value:
+        """$e^x$; its derivative is $e^x$ itself."""
+        # BEGIN SOLUTION
+        e = math.exp(self.data)
+        out = Value(e, (self,), "exp")
+
+        def _backward() -> None:
+            self.grad += e * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def log(self) -> Value:
+        """Natural logarithm $\\ln x$ (for $x > 0$); its derivative is $1/x$."""
+        # BEGIN SOLUTION
+        out = Value(math.log(self.data), (self,), "log")
+
+        def _backward() -> None:
+            self.grad += out.grad / self.data
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def sigmoid(self) -> Value:
+        """$\\sigma(x) = 1 / (1 + e^{-x})$; its derivative is $\\sigma(x)(1 - \\sigma(x))$."""
+        # BEGIN SOLUTION
+        x = self.data
+        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        out = Value(s, (self,), "sigmoid")
+
+        def _backward() -> None:
+            self.grad += s * (1.0 - s) * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
+    def backward(self) -> None:
+        """Set ``self.grad = 1`` and accumulate gradients into every node ``self`` depends on.
+
+        Nodes are visited in reverse topological order, so each node's ``_backward`` runs after
+        all the nodes that use it have added their contributions to its ``grad``.
+        """
+        # BEGIN SOLUTION
+        order: list[Value] = []
+        visited: set[int] = set()
+        stack: list[tuple[Value, bool]] = [(self, False)]
+        while stack:  # iterative depth-first search: post-order is a topological order
+            node, children_done = stack.pop()
+            if children_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            for child in node._prev:
+                if id(child) not in visited:
+                    stack.append((child, False))
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+        # END SOLUTION
