@@ -73,13 +73,15 @@ def test_inputs_are_not_modified(student, seed):
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
 def test_speed_close_to_autograd(student):
-    """mlp_backward is at most 5x slower than autograd on a batch of 2048"""
+    """mlp_backward is at most 5x slower than autograd on a batch of 1024"""
     ratios = []
     for attempt in range(3):
-        t = student.scenario("speed", n=2048, d=32, h=64, c=10, seed=attempt, timeout=60)
+        t = student.scenario("speed", n=1024, d=32, h=64, c=10, seed=attempt, timeout=60)
         ratios.append(t["ratio"])
         if t["ratio"] <= 5.0 or t["reference_s"] < 1e-5:
             return
+        if t["ratio"] > 50.0:  # far beyond timing noise: no need to try again
+            break
     raise Failure(
         f"mlp_backward took {t['student_s'] * 1e3:.3g} ms per call, autograd "
         f"{t['reference_s'] * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of 3 tries; the "

@@ -25,7 +25,8 @@ from grader.suites.support.ex02_mlp_backward import (
 from reference import ex02_mlp_backward as ref
 
 # (N, D, H, C): a single example, one feature, one hidden unit, two classes, and bigger ones.
-SHAPES = [(1, 3, 4, 2), (5, 1, 3, 3), (6, 4, 1, 2), (8, 5, 7, 4), (32, 10, 16, 5)]
+# D = H = 3 makes dL/dW1 square, so a transposed result has the right shape.
+SHAPES = [(1, 3, 4, 2), (5, 1, 3, 3), (6, 4, 1, 2), (4, 3, 3, 2), (8, 5, 7, 4), (32, 10, 16, 5)]
 SHAPE_IDS = ["N{}-D{}-H{}-C{}".format(*s) for s in SHAPES]
 
 

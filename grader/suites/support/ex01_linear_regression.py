@@ -182,8 +182,7 @@ def check_input_unchanged(before: torch.Tensor, after: torch.Tensor) -> None:
     where = checks.index_str(i, before.shape)
     message = (
         f"x was modified, but must be left unchanged: x{where} was "
-        f"{checks.fmt(before.flatten()[i].item())} and is "
-        f"{checks.fmt(after.flatten()[i].item())} afterwards "
+        f"{before.flatten()[i].item():.17g} and is {after.flatten()[i].item():.17g} afterwards "
         f"({int((diff > 0).sum())} of {diff.numel()} entries changed)"
     )
     if largest < 1e-9 * max(1.0, float(before.abs().max())):

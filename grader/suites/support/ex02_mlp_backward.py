@@ -183,10 +183,12 @@ def relu_hint(args: list[torch.Tensor], name: str) -> checks.Hint:
             )
         h1 = variants["dead"]["h1"]
         dead = [j for j in range(h1.shape[1]) if not h1[:, j].any()]
-        g = got.detach().to("cpu", F64)
-        if g.shape == expected.shape and dead:
-            cols = g[:, dead] if g.ndim == 2 else g[dead]
-            if cols.abs().max() > 0:
+        live = [j for j in range(h1.shape[1]) if j not in dead]
+        g, e = got.detach().to("cpu", F64), expected.detach().to("cpu", F64)
+        if g.shape == e.shape and dead:
+            pick = (lambda t, cols: t[:, cols]) if g.ndim == 2 else (lambda t, cols: t[cols])
+            live_ok = torch.allclose(pick(g, live), pick(e, live), rtol=1e-8, atol=1e-12)
+            if live_ok and pick(g, dead).abs().max() > 0:
                 return (
                     f"hidden unit(s) {dead} are inactive (h1 = 0) for every example, so their "
                     f"{name} gradient must be 0, but yours is not: is the ReLU mask missing?"
