@@ -60,6 +60,23 @@ def grading_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "-k", "select", default=None, help="Only tests whose name matches (pytest -k)."
         ),
         click.option("--verbose", "-v", is_flag=True, help="Show skipped tests' reasons."),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "classroom", "junit", "gradescope", "json"]),
+            default="text",
+            show_default=True,
+            help="classroom: GitHub Actions step output, annotations and job summary; junit: "
+            "JUnit XML; gradescope: results.json; json: the scorecard on stdout.",
+        ),
+        click.option(
+            "--output",
+            "-o",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="File for --format junit/gradescope/json (default junit.xml, results.json, "
+            "stdout); for classroom, a copy of the reporter payload.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -123,12 +140,19 @@ def grade_one(
     public_only: bool,
     select: str | None,
     verbose: bool,
+    fmt: str = "text",
+    output: Path | None = None,
 ) -> int:
     from grader.judge import exercises, runner
     from grader.judge.report import render
 
     ex = exercises.find(name)
     opts = _options(device, seed, isolation, public_only, select)
+    if fmt != "text":  # machine formats: always leave a valid result behind
+        from grader.platforms import formats
+
+        card, errors = formats.grade_exercise(ex, submission, opts)
+        return formats.emit(card, fmt, output, json_path=json_path, verbose=verbose, errors=errors)
     if not submission.exists():
         card = runner.failed_card(ex, submission, opts, f"{submission} does not exist")
         _write(card, json_path)
@@ -197,11 +221,21 @@ def grade_all(
     public_only: bool,
     select: str | None,
     verbose: bool,
+    fmt: str,
+    output: Path | None,
 ) -> int:
     """Grade every exercise and write one scorecard with the grand total."""
     from grader.judge import exercises, runner
     from grader.judge.report import render_bundle
 
+    if fmt != "text":  # machine formats: always leave a valid result behind
+        from grader.platforms import formats
+
+        opts = _options(device, seed, isolation, public_only, select)
+        bundle, errors = formats.grade_every(list(exercises.all_exercises()), submission, opts)
+        return formats.emit(
+            bundle, fmt, output, json_path=json_path, verbose=verbose, errors=errors
+        )
     if not submission.exists():
         raise GraderError(f"{submission} does not exist: pass --submission with your folder")
     opts = _options(device, seed, isolation, public_only, select)
