@@ -68,17 +68,25 @@ class WarmupCosineLR(lr_scheduler.SequentialLR):
         super().__init__(optimizer, [warmup, cosine], milestones=[warmup_steps])
 
 
+_RUNS: dict[tuple[object, ...], tuple[torch.optim.Optimizer, object, list[float]]] = {}
+
+
 def _run(make: type, step: int, base_lr: float, **kwargs: object) -> float:
+    """torch's lr at ``step``: one scheduler per configuration, stepped as far as asked."""
     if step < 0:
         raise ValueError(f"step must be >= 0, got {step}")
-    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = torch.optim.SGD([p], lr=base_lr)
-    sched = make(opt, **kwargs)
+    key = (make.__name__, base_lr, *sorted(kwargs.items()))
+    if key not in _RUNS:
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = torch.optim.SGD([p], lr=base_lr)
+        _RUNS[key] = (opt, make(opt, **kwargs), [float(opt.param_groups[0]["lr"])])
+    opt, sched, lrs = _RUNS[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
-        for _ in range(step):
-            sched.step()
-    return float(opt.param_groups[0]["lr"])
+        while len(lrs) <= step:
+            sched.step()  # type: ignore[attr-defined]
+            lrs.append(float(opt.param_groups[0]["lr"]))
+    return lrs[step]
 
 
 def step_decay(step: int, base_lr: float, step_size: int, gamma: float) -> float:

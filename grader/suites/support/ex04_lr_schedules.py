@@ -47,6 +47,10 @@ FIRST_GROUP_ONLY = (
     "only the first param group follows the schedule: compute one lr per param group, each "
     "from that group's own initial lr (loop over self.base_lrs / optimizer.param_groups)"
 )
+UNSET_AT_CONSTRUCTION = (
+    "the constructor left the lr unchanged: constructing the scheduler must already set the "
+    "step-0 lr (LRScheduler.__init__ does it by calling step() once)"
+)
 RESTARTED = (
     "the resumed scheduler started over from step 0: state_dict() must hold the step count "
     "(LRScheduler keeps it in last_epoch) and load_state_dict() must restore it"
@@ -125,6 +129,16 @@ def number(value: Any, what: str) -> float:
 
 
 # -- comparisons -----------------------------------------------------------------------------
+def shown(expected: float, got: float) -> tuple[str, str]:
+    """Both numbers, with enough digits to see that they differ."""
+    e, g = checks.fmt(expected), checks.fmt(got)
+    digits = 7
+    while e == g and expected != got and digits <= 17:
+        e, g = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        digits += 1
+    return e, g
+
+
 def _close(got: float, expected: float, base: float) -> bool:
     if math.isnan(got) or math.isnan(expected):
         return False
@@ -163,7 +177,7 @@ def check_curve(
     for s, g, e in zip(steps, got, expected):
         if not _close(g, e, base):
             raise Failure(
-                f"{what} at step {s}: expected {checks.fmt(e)}, got {checks.fmt(g)} "
+                f"{what} at step {s}: expected {shown(e, g)[0]}, got {shown(e, g)[1]} "
                 f"(difference {abs(g - e):.3g}, tolerance {REL * (abs(base) + abs(e)):.3g})",
                 hint,
             )
@@ -264,36 +278,42 @@ def check_schedule(
             if not hint:
                 mine, theirs = [r[g] for r in got], [r[g] for r in expected]
                 hint = shift_hint(mine, theirs, group_lrs[g], group_lrs[g])
-            when = "right after construction" if t == 0 else f"after step() number {t}"
+            if not hint and t == 0 and _close(v, group_lrs[g], group_lrs[g]):
+                hint = UNSET_AT_CONSTRUCTION
             raise Failure(
-                f"{cls}: param group {g} (initial lr {checks.fmt(group_lrs[g])}) {when} "
-                f"(step {t}): expected lr {checks.fmt(e)}, got {checks.fmt(v)}",
+                f"{cls}: param group {g} (initial lr {checks.fmt(group_lrs[g])}) {when(t)}: "
+                f"expected lr {shown(e, v)[0]}, got {shown(e, v)[1]}",
                 hint,
             )
+
+
+def when(t: int) -> str:
+    return (
+        "right after construction (step 0)" if t == 0 else f"at step {t} (after {t} step() calls)"
+    )
 
 
 def check_last_lr(result: dict[str, Any], cls: str, group_lrs: Sequence[float]) -> None:
     """get_last_lr() returns one lr per group: the lrs the groups actually have."""
     n = len(group_lrs)
     for t, (last, lrs) in enumerate(zip(result["last"], result["lrs"])):
-        when = "right after construction" if t == 0 else f"after step() number {t}"
         if not isinstance(last, list):
             raise Failure(
-                f"{cls}.get_last_lr() {when}: expected a list of {n} learning rates, "
+                f"{cls}.get_last_lr() {when(t)}: expected a list of {n} learning rates, "
                 f"got {checks.fmt(last)}"
             )
         if len(last) != n:
             raise Failure(
-                f"{cls}.get_last_lr() {when}: expected {n} learning rates (one per param "
+                f"{cls}.get_last_lr() {when(t)}: expected {n} learning rates (one per param "
                 f"group), got {len(last)}",
                 FIRST_GROUP_ONLY if len(last) == 1 else "",
             )
         for g, (v, e) in enumerate(zip(last, lrs)):
-            v = number(v, f"{cls}.get_last_lr()[{g}] {when}")
+            v = number(v, f"{cls}.get_last_lr()[{g}] {when(t)}")
             if not _close(v, e, group_lrs[g]):
                 raise Failure(
-                    f"{cls}.get_last_lr()[{g}] {when}: expected {checks.fmt(e)} (the lr param "
-                    f"group {g} has), got {checks.fmt(v)}",
+                    f"{cls}.get_last_lr()[{g}] {when(t)}: expected {shown(e, v)[0]} (the lr "
+                    f"param group {g} has), got {shown(e, v)[1]}",
                     "get_last_lr() reports the lrs the scheduler last wrote into the groups",
                 )
 
@@ -346,6 +366,6 @@ def check_resume(
             raise Failure(
                 f"{cls}: after loading the state dicts saved at step {resume_at} into a fresh "
                 f"optimizer and scheduler, param group {g} at step {t}: expected lr "
-                f"{checks.fmt(e)} (as without the interruption), got {checks.fmt(v)}",
+                f"{shown(e, v)[0]} (as without the interruption), got {shown(e, v)[1]}",
                 RESTARTED if restarted else "",
             )

@@ -87,18 +87,21 @@ def schedule(
     scheduler = make(optimizer, **kwargs)
     lrs, last = [_lrs(optimizer)], [_plain(scheduler.get_last_lr())]
     saved: tuple[Any, Any] | None = None
+
+    def save() -> tuple[Any, Any]:  # copies: the run goes on and must not change them
+        return copy.deepcopy(optimizer.state_dict()), copy.deepcopy(scheduler.state_dict())
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if resume_at == 0:
+            saved = save()
         for step in range(1, steps + 1):
             optimizer.step()
             scheduler.step()
             lrs.append(_lrs(optimizer))
             last.append(_plain(scheduler.get_last_lr()))
             if step == resume_at:
-                saved = (
-                    copy.deepcopy(optimizer.state_dict()),
-                    copy.deepcopy(scheduler.state_dict()),
-                )
+                saved = save()
         result: dict[str, Any] = {"lrs": lrs, "last": last, "resumed": None}
         if saved is not None:
             fresh_optimizer = _optimizer(group_lrs)

@@ -1,0 +1,94 @@
+"""Buggy exercise-4: the schedulers lag one step, cosine_annealing runs one step ahead.
+
+The schedulers don't set the step-0 lr when constructed and compute each lr *before* advancing
+their step counter; cosine_annealing counts steps from 1.
+"""
+
+import math
+
+import torch
+
+
+def step_decay(step: int, base_lr: float, step_size: int, gamma: float) -> float:
+    return base_lr * gamma ** (step // step_size)
+
+
+def cosine_annealing(step: int, base_lr: float, total_steps: int, min_lr: float = 0.0) -> float:
+    step = step + 1  # BUG: steps counted from 1
+    return min_lr + (base_lr - min_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2
+
+
+def warmup_cosine(
+    step: int,
+    base_lr: float,
+    warmup_steps: int,
+    total_steps: int,
+    min_lr: float = 0.0,
+    warmup_start_factor: float = 0.01,
+) -> float:
+    if warmup_steps < 1 or total_steps <= warmup_steps:
+        raise ValueError("bad warmup")
+    if step < warmup_steps:
+        return base_lr * (warmup_start_factor + (1 - warmup_start_factor) * step / warmup_steps)
+    t, T = step - warmup_steps, total_steps - warmup_steps
+    return min_lr + (base_lr - min_lr) * (1 + math.cos(math.pi * t / T)) / 2
+
+
+class _Lagging:
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.t = 0  # BUG: the constructor leaves the step-0 lr unset
+
+    def lr_at(self, t: int, base: float) -> float:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = self.lr_at(self.t, base)  # BUG: computed before advancing
+        self.t += 1
+
+    def get_last_lr(self) -> list[float]:
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t, self.base_lrs = state["t"], list(state["base_lrs"])
+
+
+class StepDecayLR(_Lagging):
+    def __init__(self, optimizer: torch.optim.Optimizer, step_size: int, gamma: float) -> None:
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int, base: float) -> float:
+        return step_decay(t, base, self.step_size, self.gamma)
+
+
+class CosineAnnealingLR(_Lagging):
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, total_steps: int, min_lr: float = 0.0
+    ) -> None:
+        self.total_steps, self.min_lr = total_steps, min_lr
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int, base: float) -> float:
+        return self.min_lr + (base - self.min_lr) * (1 + math.cos(math.pi * t / self.total_steps)) / 2
+
+
+class WarmupCosineLR(_Lagging):
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        warmup_steps: int,
+        total_steps: int,
+        min_lr: float = 0.0,
+        warmup_start_factor: float = 0.01,
+    ) -> None:
+        self.args = (warmup_steps, total_steps, min_lr, warmup_start_factor)
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int, base: float) -> float:
+        return warmup_cosine(t, base, *self.args)
