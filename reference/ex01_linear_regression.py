@@ -1,4 +1,4 @@
-"""Reference for exercise-1: the linear model with autograd, ``F.mse_loss`` and ``torch.optim``."""
+"""Reference for exercise-1: the linear model with autograd and ``F.mse_loss``."""
 
 from __future__ import annotations
 
@@ -67,15 +67,16 @@ def gradient_descent(
     lr: float,
     steps: int,
 ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    # Plain SGD written out (torch.optim would import torch._dynamo on first use: slow).
     w = w.detach().clone().requires_grad_(True)
     b = b.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
     losses = []
-    with torch.enable_grad():
-        for _ in range(steps):
-            optimizer.zero_grad()
+    for _ in range(steps):
+        with torch.enable_grad():
             loss = mse_loss(predict(X, w, b), y)
-            losses.append(loss.item())
-            loss.backward()
-            optimizer.step()
+            grad_w, grad_b = torch.autograd.grad(loss, (w, b))
+        losses.append(loss.item())
+        with torch.no_grad():
+            w -= lr * grad_w
+            b -= lr * grad_b
     return w.detach(), b.detach(), losses
