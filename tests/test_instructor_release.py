@@ -56,8 +56,14 @@ def test_release_holds_exercises_public_tests_and_student_files(student_repo, ro
     if (root / ".github/workflows/classroom.yml").is_file():
         assert ".github/workflows/classroom.yml" in files
     readme = files["README.md"]
-    assert "uv pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme
-    assert "pip install -e ." in readme and "grade exercise-3" in readme
+    assert "uv sync" in readme and "uv run grade exercise-3" in readme
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme
+    assert "pip install -e ." in readme and "{{" not in readme
+    import tomllib
+
+    project = tomllib.loads(files["pyproject.toml"])
+    assert project["project"]["scripts"]["grade"] == "grader.cli:main"
+    assert project["tool"]["uv"]["index"][0]["url"] == "https://download.pytorch.org/whl/cpu"
 
 
 def test_release_has_no_hidden_test_solution_or_instructor_code(student_repo, root):

@@ -130,7 +130,13 @@ def _populate(root: Path, out: Path, released: list[Exercise]) -> None:
         encoding="utf-8",
     )
     (out / "README.md").write_text(
-        _render("README.md", exercises=_exercise_table(released)), encoding="utf-8"
+        _render(
+            "README.md",
+            exercises=_exercise_table(released),
+            first_id=released[0].id,
+            first_module=released[0].module,
+        ),
+        encoding="utf-8",
     )
     (out / ".gitignore").write_text(_render("gitignore"), encoding="utf-8")
     (out / MARKER).write_text("built by `grade release`; safe to delete\n", encoding="utf-8")
