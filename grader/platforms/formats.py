@@ -24,11 +24,17 @@ from grader.judge import runner
 from grader.judge.exercises import Exercise
 from grader.judge.failures import GraderError
 from grader.judge.scorecard import Bundle, Scorecard, write_atomic
-from grader.platforms.common import cards
+from grader.platforms.common import cards, neutralise
 
 FORMATS = ("text", "classroom", "junit", "gradescope", "json")
 DEFAULT_OUTPUT = {"junit": Path("junit.xml"), "gradescope": Path("results.json")}
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _print_traceback() -> None:
+    """The traceback of a grader bug, for the bug report; neutralised, since an exception's
+    text can quote the submission and stderr is a CI log too."""
+    sys.stderr.write(neutralise(traceback.format_exc()) + "\n")
 
 
 def _internal(exc: BaseException) -> str:
@@ -45,7 +51,7 @@ def grade_exercise(ex: Exercise, root: Path, opts: runner.Options) -> tuple[Scor
     except GraderError as exc:
         return runner.failed_card(ex, root, opts, str(exc)), [str(exc)]
     except Exception as exc:
-        traceback.print_exc(file=sys.stderr)
+        _print_traceback()
         return runner.failed_card(ex, root, opts, _internal(exc)), [_internal(exc)]
 
 
@@ -62,7 +68,7 @@ def grade_every(
         except GraderError as exc:
             error = str(exc)
         except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
+            _print_traceback()
             error = _internal(exc)
     failed = [runner.failed_card(ex, root, opts, error) for ex in exercises]
     bundle = Bundle(
@@ -139,8 +145,9 @@ def emit(
     except OSError as exc:
         errors.append(f"cannot write {target}: {exc.strerror}")
         code = EXIT_ERROR
-    click.echo(_report(card, verbose))
+    # neutralised here too: junit and gradescope results are often made inside a CI job
+    click.echo(neutralise(_report(card, verbose)))
     click.echo(f"scorecard: {json_path}\n{fmt}: {target}")
     for err in errors:
-        click.echo(f"error: {err}", err=True)
+        click.echo(neutralise(f"error: {err}"), err=True)
     return code
