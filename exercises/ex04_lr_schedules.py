@@ -67,6 +67,8 @@ base class ``LRScheduler`` is allowed.
 
 from __future__ import annotations
 
+import math  # noqa: F401 (used by the solution bodies)
+
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
