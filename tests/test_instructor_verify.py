@@ -68,9 +68,11 @@ def test_which_tests_count_as_correctness(test_id, counted):
     assert verify.is_correctness_test(card((test_id, "failed", 0, "")).tests[0]) is counted
 
 
-def test_reference_may_fail_timing_tests_only():
+def test_reference_may_fail_timing_and_forbidden_use_tests_only():
     slow = card(("public/test_a", "passed", 1, ""), ("hidden/test_speed_x", "failed", 0, "slow"))
     assert verify.judge_reference(slow) == []
+    void = f"your engine called torch (tensor): {verify.FORBIDDEN_USE}, so no test counts"
+    assert verify.judge_reference(card(("public/test_b", "failed", 0, void))) == []
     wrong = card(("public/test_a", "failed", 0, "expected 5, got 4"))
     assert verify.judge_reference(wrong) == ["public/test_a: expected 5, got 4"]
     assert verify.judge_reference(card(error="syntax error")) == ["syntax error"]

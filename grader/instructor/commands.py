@@ -82,8 +82,9 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
 
     \b
     sync       exercises/ .py and .ipynb equal what `grade stubs` generates
-    reference  reference/ passes every correctness test (forbidden-call detection off,
-               tests named *speed*/*timing*/*ops*/*performance* not counted)
+    reference  reference/ passes every correctness test (forbidden-call detection off;
+               tests named *speed*/*timing*/*ops*/*performance*, and tests failed with
+               a forbidden-use message, are not counted)
     solution   solutions/ get full marks (public and hidden tests)
     stub       exercises/ get zero, every test saying "not implemented"
     """

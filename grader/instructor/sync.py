@@ -26,14 +26,18 @@ def repo_root() -> Path:
     return root
 
 
+def expected_for(root: Path, solution: Path) -> dict[Path, str]:
+    """The stub ``.py`` and notebook generated from one solution, with their exact text."""
+    stub = stubs.stub_for(solution)
+    target = stubs.stub_path(root, solution)
+    return {target: stub, target.with_suffix(".ipynb"): notebooks.stub_notebook(stub, solution)}
+
+
 def expected(root: Path) -> dict[Path, str]:
     """Every generated file (stub ``.py`` and notebook per solution) and its exact text."""
     out: dict[Path, str] = {}
     for solution in stubs.solution_files(root):
-        stub = stubs.stub_for(solution)
-        target = stubs.stub_path(root, solution)
-        out[target] = stub
-        out[target.with_suffix(".ipynb")] = notebooks.stub_notebook(stub, solution)
+        out.update(expected_for(root, solution))
     return out
 
 

@@ -7,10 +7,12 @@ Per exercise:
   code as the ``.py`` stub;
 - **reference** -- ``reference/exNN_<slug>.py``, graded as a submission, passes every
   *correctness* test. The reference is built on the very torch functions students may not call,
-  and timing tests compare against torch itself, so for the reference (only) forbidden-call
-  detection is off and tests whose function name has the word ``speed``, ``timing``, ``ops`` or
-  ``performance`` in it (``test_speed_close_to_torch``) are not counted (see
-  :func:`is_correctness_test`);
+  and timing tests compare against torch itself, so for the reference (only): forbidden-call
+  detection is off, and a test does not count when its function name has the word ``speed``,
+  ``timing``, ``ops`` or ``performance`` in it (``test_speed_close_to_torch``) or when it failed
+  with a forbidden-use message (one containing ``FORBIDDEN_USE``, the phrase the plugin and the
+  suites' own checks use, e.g. exercise 8's "your engine called torch"). See
+  :func:`counts_for_reference`; the table shows how many tests were not counted;
 - **solution** -- ``solutions/exNN_<slug>.py`` gets full marks, public and hidden;
 - **stub** -- ``exercises/exNN_<slug>.py`` gets zero, and every test says "not implemented".
 
@@ -34,6 +36,7 @@ from grader.judge.notebook_source import NotebookError
 from grader.judge.scorecard import Scorecard, TestResult
 
 NOT_CORRECTNESS = re.compile(r"(^|_)(speed|timing|ops|performance)(_|$)")
+FORBIDDEN_USE = "that is not allowed in this exercise"  # see grader.judge.plugin.void_forbidden
 COLUMNS = ("sync", "reference", "solution", "stub")
 
 
@@ -41,6 +44,13 @@ def is_correctness_test(test: TestResult) -> bool:
     """False for timing tests (by name), which a reference built on torch need not pass."""
     function = test.id.split("/", 1)[-1].split("[", 1)[0].removeprefix("test_")
     return not NOT_CORRECTNESS.search(function)
+
+
+def counts_for_reference(test: TestResult) -> bool:
+    """Whether the reference must pass ``test``: a correctness test not voided for using the
+    torch functions the reference is built on."""
+    voided = test.status == "failed" and FORBIDDEN_USE in test.message
+    return is_correctness_test(test) and not voided and test.status != "skipped"
 
 
 def _failing(tests: Iterable[TestResult]) -> list[TestResult]:
@@ -56,7 +66,7 @@ def judge_reference(card: Scorecard) -> list[str]:
     """Problems with the reference's card (graded with forbidden-call detection off)."""
     if card.submission.error:
         return [card.submission.error]
-    return [_describe(t) for t in _failing(card.tests) if is_correctness_test(t)]
+    return [_describe(t) for t in _failing(card.tests) if counts_for_reference(t)]
 
 
 def judge_solution(card: Scorecard) -> list[str]:
@@ -102,7 +112,10 @@ def check_sync(root: Path, ex: Exercise) -> list[str]:
     if not solution.is_file():
         return [f"solutions/{ex.module}.py is missing"]
     problems = []
-    expected = {p: t for p, t in sync.expected(root).items() if p.stem == ex.module}
+    try:
+        expected = sync.expected_for(root, solution)
+    except GraderError as exc:
+        return [str(exc)]
     for path, text in expected.items():
         rel = path.relative_to(root)
         if not path.is_file():
@@ -145,9 +158,10 @@ def _jobs(root: Path, rows: list[Row]) -> list[Job]:
 def _summary(job: Job, card: Scorecard) -> str:
     if job.column != "reference":
         return f"{card.score:g}/{card.max_score:g}"
-    counted = [t for t in card.tests if t.status != "skipped" and is_correctness_test(t)]
+    counted = [t for t in card.tests if counts_for_reference(t)]
     passed = sum(t.status == "passed" for t in counted)
-    return f"{passed}/{len(counted)} tests"
+    left_out = sum(t.status != "skipped" for t in card.tests) - len(counted)
+    return f"{passed}/{len(counted)} tests" + (f" (+{left_out} not counted)" if left_out else "")
 
 
 def verify(
