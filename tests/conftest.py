@@ -21,15 +21,19 @@ def grade(
     public_only: bool = False,
     seed: int = 1234,
     isolation: str = "auto",
+    device: str = "cpu",
+    check_forbidden: bool = True,
 ) -> Scorecard:
-    """Grade ``submission`` (a file or folder) for ``exercise`` on CPU, as the CLI would."""
+    """Grade ``submission`` (a file or folder) for ``exercise`` (on CPU unless asked), as the
+    CLI would."""
     ex = exercises.find(exercise)
     opts = runner.Options(
-        device="cpu",
+        device=device,
         seed=seed,
         isolation=isolation,
         visibilities=("public",) if public_only else ("public", "hidden"),
         select=select,
+        check_forbidden=check_forbidden,
     )
     return runner.grade(runner.prepare(ex, Path(submission), opts), opts)
 

@@ -99,6 +99,8 @@ def exact_factor(got: torch.Tensor, expected: torch.Tensor, rtol: float = 1e-6) 
 
 
 def describe_factor(k: float) -> str:
+    """Words for an exact factor that fits a classic mistake (an integer, 1/integer, -1, 1/2);
+    "" for any other factor, which is more likely a coincidence of a different bug."""
     if abs(k + 1) < 1e-6:
         return "every value has the opposite sign: is a minus sign missing or extra?"
     for n in range(2, 1025):
@@ -108,7 +110,17 @@ def describe_factor(k: float) -> str:
             return f"every value is exactly {n}x too small"
         if abs(k + n) < 1e-6 * n:
             return f"every value is exactly -{n}x the expected one (sign flipped and scaled)"
-    return f"every value is the expected one times {k:.6g}"
+    return ""
+
+
+def fmt_pair(expected: float, got: float) -> tuple[str, str]:
+    """Both numbers with just enough digits to tell them apart."""
+    e, g = fmt(expected), fmt(got)
+    digits = 7
+    while e == g and expected != got and digits <= 17:
+        e, g = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        digits += 1
+    return e, g
 
 
 def close(
@@ -170,8 +182,9 @@ def close(
     i = int(excess.flatten().argmax())
     n_bad = int((excess > 0).sum())
     where = f" at index {index_str(i, g.shape)}" if g.ndim else ""
+    shown_e, shown_g = fmt_pair(e.flatten()[i].item(), g.flatten()[i].item())
     message = (
-        f"{what}: expected {fmt(e.flatten()[i].item())}{where}, got {fmt(g.flatten()[i].item())}"
+        f"{what}: expected {shown_e}{where}, got {shown_g}"
         f" (difference {diff.flatten()[i].item():.3g}, tolerance {allowed.flatten()[i].item():.3g};"
         f" {n_bad} of {g.numel()} values differ)"
     )
@@ -202,7 +215,7 @@ def diagnose(
     if k is not None:
         for key, text in (factor_hints or {}).items():
             if abs(k - key) <= 1e-6 * abs(key):
-                return f"{describe_factor(k)}: {text}"
+                return f"{describe_factor(k) or f'every value is {k:g}x the expected one'}: {text}"
         return describe_factor(k)
     if g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1:
         if torch.allclose(g, e.T, rtol=1e-8, atol=1e-12):

@@ -29,6 +29,7 @@ from grader.judge.failures import (
 from grader.protocol.codec import ProtocolError, encode, read_frame
 
 LOAD_TIMEOUT_S = 90.0
+MAX_LOSSES = 2
 MAX_REPLY_BYTES = 256 << 20
 
 
@@ -63,6 +64,7 @@ class WorkerClient:
         self.layers: list[str] = []
         self.starts = 0
         self.violations: dict[str, list[str]] = {}  # student name -> what it did
+        self.losses: dict[str, list[str]] = {}  # request name -> how it lost the worker
         self._load_sent_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -180,7 +182,11 @@ class WorkerClient:
             self.start()
         if self.loaded is None:
             left = LOAD_TIMEOUT_S - (time.monotonic() - self._load_sent_at)
-            reply = self._exchange(None, max(left, 1.0), "importing your submission")
+            try:
+                reply = self._exchange(None, max(left, 1.0), "importing your submission")
+            except WorkerLost as lost:  # a crash or hang at import: nothing can run
+                self.spec.unusable = lost.message
+                raise
             if not reply["ok"]:
                 err = reply.get("error") or {}
                 if err.get("kind") == "import":
@@ -197,13 +203,28 @@ class WorkerClient:
             self.worker = None
         self.loaded = None
 
-    def request(self, op: str, name: str, timeout: float, **payload: Any) -> dict[str, Any]:
-        """Run a ``call`` or ``scenario`` request and return the worker's reply."""
-        self.ensure_loaded()
+    def request(
+        self, op: str, name: str, timeout: float, needs: tuple[str, ...] = (), **payload: Any
+    ) -> dict[str, Any]:
+        """Run a ``call`` or ``scenario`` request and return the worker's reply.
+
+        A student function that has lost the worker (crash, exit, hang) twice is not run
+        again: calls to it, and scenarios that declare they need it, fail at once, so one
+        endless loop cannot cost every test its full timeout.
+        """
         what = name if op == "call" else f"scenario {name!r}"
+        for key in (what, *needs):
+            lost = self.losses.get(key, [])
+            if len(lost) >= MAX_LOSSES:
+                raise WorkerLost(
+                    f"{lost[-1]}\n(not run again: {key} failed this way {len(lost)} times)"
+                )
+        self.ensure_loaded()
         try:
             reply = self._exchange({"op": op, "name": name, **payload}, timeout, what)
-        except _Eof:  # pragma: no cover - _exchange converts it
+        except WorkerLost as exc:
+            self.losses.setdefault(what, []).append(exc.message)
+            self.start()  # a fresh worker warms up while the judge moves on
             raise
         used = [str(u) for u in reply.get("used", []) if isinstance(u, str)]
         for why in reply.get("violations", []) or []:

@@ -65,9 +65,15 @@ class StudentProxy:
         _write_back(sent, reply.get("args_after") or [], name)
         return reply.get("result")
 
-    def scenario(self, name: str, *, timeout: float = 60.0, **kwargs: Any) -> Any:
-        """Run trusted harness code ``grader/worker/scenarios/<module>.py::name`` in the worker."""
-        reply = self._client.request("scenario", name, timeout, kwargs=kwargs)
+    def scenario(
+        self, name: str, *, timeout: float = 60.0, needs: tuple[str, ...] = (), **kwargs: Any
+    ) -> Any:
+        """Run trusted harness code ``grader/worker/scenarios/<module>.py::name`` in the worker.
+
+        ``needs`` names the student functions/classes it calls: if one of them has already
+        crashed or hung twice, the scenario fails at once instead of waiting out its timeout.
+        """
+        reply = self._client.request("scenario", name, timeout, needs=needs, kwargs=kwargs)
         for used in reply["used"]:
             if used not in self._used:
                 self._used.append(used)

@@ -27,7 +27,6 @@ def render(card: Scorecard, *, verbose: bool = False) -> str:
     for note in card.submission.notes:
         lines.append(f"note: {note}")
     lines.append("")
-    shown_unusable = False
     for t in card.tests:
         if t.status == "skipped" and not verbose:
             continue
@@ -41,9 +40,7 @@ def render(card: Scorecard, *, verbose: bool = False) -> str:
         if t.status == "passed":
             continue
         if card.submission.error and t.message == card.submission.error:
-            if shown_unusable:
-                continue
-            shown_unusable = True
+            continue  # already said once, above the tests
         for line in t.message.splitlines():
             lines.append(f"                 {line}")
         if t.hint:

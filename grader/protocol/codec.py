@@ -93,6 +93,14 @@ class _Encoder:
     def tensor(self, t: torch.Tensor) -> dict[str, Any]:
         import torch
 
+        # A subclass's __torch_function__ could lie about dtype, shape or values: read them
+        # with subclass dispatch switched off, as a plain tensor would report them.
+        with torch._C.DisableTorchFunctionSubclass():
+            return self._tensor(t)
+
+    def _tensor(self, t: torch.Tensor) -> dict[str, Any]:
+        import torch
+
         names = dtype_names()
         if t.dtype not in names:
             raise ProtocolError(f"tensors of dtype {t.dtype} cannot be sent")
@@ -113,7 +121,7 @@ class _Encoder:
             "device": str(t.device),
             "requires_grad": bool(t.requires_grad),
             "param": isinstance(t, torch.nn.Parameter),
-            "grad": self.tensor(grad) if isinstance(grad, torch.Tensor) else None,
+            "grad": self._tensor(grad) if isinstance(grad, torch.Tensor) else None,
             "cls": type(t).__name__,
         }
 

@@ -109,19 +109,31 @@ def test_clip_grad_value_random(student, device, seed, case):
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
-def test_speed_close_to_torch(student):
+def test_speed_close_to_torch(student, seed):
     """clip_grad_norm is at most 5x slower than torch's on 8 x 65,536 gradients"""
+    params = make_params([(64, 64), (64,)], scale=5.0, gen=torch.Generator().manual_seed(seed))
+    mine, theirs = clone(params), clone(params)  # speed only counts for a correct function
+    checks.close(student.clip_grad_norm(mine, 1.0), ref.clip_grad_norm(theirs, 1.0), "total norm")
+    check_clipped(mine, theirs, [p.grad for p in params], 1.0, 2.0)
     ratios = []
     for attempt in range(3):
         t = student.scenario(
-            "speed", n_params=8, numel=65_536, max_norm=1.0, seed=attempt, timeout=60
+            "speed",
+            n_params=8,
+            numel=65_536,
+            max_norm=1.0,
+            seed=attempt,
+            timeout=60,
+            needs=("clip_grad_norm",),
         )
         ratios.append(t["ratio"])
         if t["ratio"] <= 5.0 or t["reference_s"] < 1e-4:
             return
+        if t["ratio"] > 20.0:  # far beyond what noise can explain: no need to retry
+            break
     raise Failure(
         f"clip_grad_norm took {t['student_s'] * 1e3:.3g} ms per call, torch "
-        f"{t['reference_s'] * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of 3 tries; "
+        f"{t['reference_s'] * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of {len(ratios)} tries; "
         "the limit is 5x)",
         "a Python loop over elements (or per-element .item() calls) is the usual cause; "
         "compute each tensor's norm with one call and scale with grad.mul_",

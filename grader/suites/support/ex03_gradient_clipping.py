@@ -122,6 +122,6 @@ def check_clipped(
         try:
             checks.close(s.grad, r.grad, f"gradient of parameter {i} after clipping")
         except Failure as failure:
-            if not failure.hint and len(got) == len(present):
-                failure.hint = grads_hint(present, got, max_norm, norm_type)
+            if len(got) == len(present):  # a clipping-specific diagnosis beats a generic one
+                failure.hint = grads_hint(present, got, max_norm, norm_type) or failure.hint
             raise

@@ -1,0 +1,9 @@
+import torch
+
+
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.clamp_(-clip_value, clip_value)

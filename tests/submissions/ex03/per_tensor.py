@@ -1,0 +1,22 @@
+import torch
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    norms = [torch.linalg.vector_norm(g, norm_type) for g in grads]
+    total = torch.linalg.vector_norm(torch.stack(norms), norm_type)
+    for g, n in zip(grads, norms):  # each tensor clipped by its own norm
+        g.mul_(torch.clamp(max_norm / (n + 1e-6), max=1.0))
+    return total
+
+
+def clip_grad_value(parameters, clip_value):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.clamp_(-clip_value, clip_value)
