@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import textwrap
 
 import pytest
+from click.testing import CliRunner
 
+from grader.cli import main
 from grader.instructor import notebooks, stubs, sync
 from grader.judge import exercises
 
@@ -76,10 +79,14 @@ class Engine(nn.Module):
 
 def test_regions_become_one_raise_naming_the_function_or_method():
     stub = stubs.make_stub(SOLUTION, 9)
-    assert (
-        'def top(x: Tensor) -> Tensor:\n    """Doc stays."""\n    y = x + 1  # setup the stub keeps\n    raise NotImplementedError("exercise-9: write top")\n'
-        in stub
-    )  # noqa: E501
+    top = [
+        "def top(x: Tensor) -> Tensor:",
+        '    """Doc stays."""',
+        "    y = x + 1  # setup the stub keeps",
+        '    raise NotImplementedError("exercise-9: write top")',
+        "",
+    ]
+    assert "\n".join(top) in stub
     assert '            raise NotImplementedError("exercise-9: write Engine.step")\n' in stub
     assert '            raise NotImplementedError("exercise-9: write Engine.Inner.go")\n' in stub
     assert "SOLUTION" not in stub and "math.pi" not in stub
@@ -120,3 +127,26 @@ def test_malformed_solutions_get_a_message_with_the_line(source, message):
     with pytest.raises(stubs.StubError, match=message) as info:
         stubs.make_stub(textwrap.dedent(source), 1, "solutions/ex01_x.py")
     assert str(info.value).startswith("solutions/ex01_x.py")
+
+
+def test_write_regenerates_exactly_what_drifted(root, tmp_path):
+    shutil.copytree(root / "solutions", tmp_path / "solutions")
+    shutil.copytree(root / "exercises", tmp_path / "exercises")
+    sync.write(tmp_path)
+    assert sync.drift(tmp_path) == []
+    stub = tmp_path / "exercises" / "ex03_gradient_clipping.py"
+    stub.write_text(stub.read_text().replace("write clip_grad_norm", "write it"))
+    (tmp_path / "exercises" / "ex03_gradient_clipping.ipynb").unlink()
+    assert sync.drift(tmp_path) == [
+        "exercises/ex03_gradient_clipping.py differs from what "
+        "solutions/ex03_gradient_clipping.py generates",
+        "exercises/ex03_gradient_clipping.ipynb is missing",
+    ]
+    assert sync.write(tmp_path) == [stub, stub.with_suffix(".ipynb")]
+    assert sync.drift(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["stubs", "verify", "release", "publish-solutions"])
+def test_instructor_commands_have_help(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0 and len(result.output.splitlines()) > 5
