@@ -31,7 +31,10 @@ def expected_points(
         from grader.judge import exercises
         from grader.judge.collect import points_by_visibility
 
-        found = points_by_visibility(exercises.find(exercise_id))
+        ex = exercises.find(exercise_id)
+        if not ex.suites():  # pytest given no file would collect something else
+            return 1.0
+        found = points_by_visibility(ex)
         total = sum(p for v, p in found.items() if v in visibilities)
     except Exception:  # a broken suite must not stop the report of the failure
         return 1.0

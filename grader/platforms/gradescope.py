@@ -252,6 +252,7 @@ SETUP_SH = """\
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu 22.04).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+export PIP_BREAK_SYSTEM_PACKAGES=1  # the image is ours alone (needed on Ubuntu 24.04 images)
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-pip bubblewrap
 python3 -m pip install --upgrade pip
