@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import ast
 import doctest
+import io
 import re
+import sys
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -57,8 +60,7 @@ def _chunks(source: str) -> tuple[str | None, str, list[tuple[ast.stmt, str]]]:
     return doc, header, chunks
 
 
-# Imports a docstring example may rely on that a stub no longer has (the stub drops imports
-# only its answers used, so ``torch`` is often missing from the stub's header).
+# Imports a docstring example may rely on that the stub's header does not provide.
 _EXAMPLE_IMPORTS = {
     "torch": "import torch",
     "nn": "from torch import nn",
@@ -66,41 +68,101 @@ _EXAMPLE_IMPORTS = {
     "np": "import numpy as np",
     "math": "import math",
 }
+_COMPOUND = (ast.For, ast.While, ast.If, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef)
+LINE_LENGTH = 100
 
 
-def _bound_names(tree: ast.Module) -> set[str]:
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Names the module binds at its top level (imports, definitions, assignments)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {a.asname or a.name.split(".")[0] for a in node.names}
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
+        else:
+            names |= {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
     return names
 
 
-def _as_cell_code(code: str, tree: ast.Module) -> str:
-    """Doctest code laid out as lint-clean cell code: one statement per line (``a; b`` is
-    split), and a ``f = lambda ...`` example keeps its lambda with a ``noqa`` for E731."""
+def _trailing_comment(line: str) -> str:
+    """The ``# comment`` that ends ``line``, if any (not a ``#`` inside a string)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return ""
+    comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
+    return comments[-1] if comments else ""
+
+
+def _import_lines(nodes: list[ast.stmt], bound: set[str], wanted: list[str]) -> list[str]:
+    """One import per line, without names the module already has, sorted the way ruff's isort
+    wants: standard library first, plain ``import`` before ``from``, alphabetical."""
+    found = set(wanted)
+    for node in nodes:
+        for alias in node.names:  # type: ignore[attr-defined]
+            if (alias.asname or alias.name.split(".")[0]) in bound:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                found.add(ast.unparse(ast.ImportFrom(node.module, [alias], node.level)))
+            else:
+                found.add(ast.unparse(ast.Import([alias])))
+
+    def key(line: str) -> tuple[bool, bool, str]:
+        module = line.split()[1]
+        third_party = module.split(".")[0] not in sys.stdlib_module_names
+        return third_party, line.startswith("from "), module.lower()
+
+    return sorted(found, key=key)
+
+
+def _statement_text(node: ast.stmt, lines: list[str], crowded: bool) -> str:
+    """One statement of an example as cell code a formatter would leave alone."""
+    end = node.end_lineno or node.lineno
+    original = "\n".join(lines[node.lineno - 1 : end])
+    if crowded:  # ``a; b`` shares a line: ruff wants one statement per line
+        return ast.unparse(node)
+    if end > node.lineno and not isinstance(node, _COMPOUND):
+        comment = _trailing_comment(lines[end - 1])
+        joined = ast.unparse(node) + (f"  {comment}" if comment else "")
+        if len(joined) <= LINE_LENGTH:  # a call wrapped by hand fits on one line
+            return joined
+    return original
+
+
+def _as_cell_code(code: str, tree: ast.Module, module: ast.Module) -> str:
+    """Doctest code laid out as lint-clean cell code: imports first (one per line, sorted,
+    none the module already has, plus any the examples need but the stub lacks), then one
+    statement per line; a ``f = lambda ...`` example keeps its lambda with a ``noqa``."""
     lines = code.splitlines()
-    statement_lines: dict[int, int] = {}
+    per_line: dict[int, int] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.stmt):
-            statement_lines[node.lineno] = statement_lines.get(node.lineno, 0) + 1
-    out: list[str] = []
+            per_line[node.lineno] = per_line.get(node.lineno, 0) + 1
+    bound = _top_level_names(module)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    wanted = [line for name, line in _EXAMPLE_IMPORTS.items() if name in used - bound]
+    import_nodes = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    body: list[str] = []
     for node in tree.body:
+        if node in import_nodes:
+            continue
         end = node.end_lineno or node.lineno
-        crowded = any(statement_lines.get(n, 0) > 1 for n in range(node.lineno, end + 1))
-        text = ast.unparse(node) if crowded else "\n".join(lines[node.lineno - 1 : end])
+        crowded = any(per_line.get(n, 0) > 1 for n in range(node.lineno, end + 1))
+        text = _statement_text(node, lines, crowded)
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
             text += "  # noqa: E731"
-        out.append(text)
-    return "\n".join(out)
+        body.append(text)
+    imports = _import_lines(import_nodes, bound, wanted)
+    return "\n".join([*imports, "", *body] if imports else body)
 
 
 def _examples(node: ast.stmt, module: ast.Module) -> str:
-    """The ``>>>`` examples of ``node``'s docstring, with the imports they need."""
+    """The ``>>>`` examples of ``node``'s docstring, as a cell with the imports they need."""
     doc = ast.get_docstring(node) if isinstance(node, ast.FunctionDef | ast.ClassDef) else None
     if not doc:
         return ""
@@ -111,11 +173,7 @@ def _examples(node: ast.stmt, module: ast.Module) -> str:
         tree = ast.parse(code)
     except SyntaxError:
         return code
-    code = _as_cell_code(code, tree)
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    missing = used - _bound_names(module)
-    imports = [line for name, line in _EXAMPLE_IMPORTS.items() if name in missing]
-    return "\n".join([*imports, "", code]) if imports else code
+    return _as_cell_code(code, tree, module)
 
 
 def build(source: str, number: int, module: str, *, solution: bool = False) -> NotebookNode:
