@@ -61,9 +61,9 @@ def test_random_configurations(student, device, seed, case):
 
 @pytest.mark.points(2)
 def test_float32_large_gradients(student, device, seed):
-    """float32 gradients with a million entries agree with torch within float32 tolerance"""
+    """float32 gradients with half a million entries agree with torch within float32 tolerance"""
     gen = torch.Generator().manual_seed(seed)
-    params = make_params([(1000, 500), (500, 1000)], dtype=torch.float32, gen=gen, device=device)
+    params = make_params([(512, 512), (512, 512)], dtype=torch.float32, gen=gen, device=device)
     mine, theirs = clone(params), clone(params)
     got = student.clip_grad_norm(mine, 1.0)
     expected = ref.clip_grad_norm(theirs, 1.0)
