@@ -159,3 +159,17 @@ def test_broken_submissions_get_clear_messages(name, words):
 def test_the_judge_is_healthy_after_all_of_it():
     card = grade("exercise-3", ROOT / "solutions", select=FEW)
     assert card.score == card.max_score
+
+
+def test_a_malformed_reply_on_the_protocol_pipe_fails_only_that_test():
+    card = grade("exercise-3", EX03 / "forged_reply.py", select=FEW)
+    results = by_id(card)
+    assert "malformed reply" in results[NORM].message
+    assert results[VALUE].status == "passed"
+
+
+def test_a_huge_allocation_fails_the_test_not_the_machine():
+    card = grade("exercise-3", EX03 / "huge_alloc.py", select=FEW)
+    results = by_id(card)
+    assert results[NORM].status == "failed" and "raised" in results[NORM].message
+    assert results[VALUE].status == "passed"
