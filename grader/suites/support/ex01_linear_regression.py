@@ -103,9 +103,7 @@ def gradient_hints(n: int) -> checks.Hint:
         "gradient flips sign",
     }
     if n > 1:
-        table[float(n)] = (
-            f"({n} = batch size) did you average the loss over the batch?"
-        )
+        table[float(n)] = f"({n} = batch size) did you average the loss over the batch?"
         table[1.0 / n] = f"({n} = batch size) did you divide by N twice?"
     return factor_hint(table)
 
