@@ -59,7 +59,6 @@ def grade_every(
     exercises: Sequence[Exercise], root: Path, opts: runner.Options
 ) -> tuple[Bundle, list[str]]:
     """Grade several exercises into a bundle; never raises (except KeyboardInterrupt)."""
-    error = None
     if not root.exists():
         error = f"{root} does not exist: pass --submission with your folder"
     else:
@@ -67,7 +66,7 @@ def grade_every(
             return runner.grade_many(list(exercises), root, opts)
         except GraderError as exc:
             error = str(exc)
-        except Exception as exc:
+        except Exception as exc:  # a grader bug: every exercise reports it, none is lost
             _print_traceback()
             error = _internal(exc)
     failed = [runner.failed_card(ex, root, opts, error) for ex in exercises]
