@@ -38,6 +38,7 @@ from grader.platforms.gradescope import (
     type=click.Choice(["auto", "bwrap", "unshare", "process"]),
     default="auto",
     show_default=True,
+    help="Sandbox for student code; auto picks the strongest the Gradescope image allows.",
 )
 @click.option(
     "--time-limit",
