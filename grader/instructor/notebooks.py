@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import functools
 import io
 import re
 import sys
@@ -240,8 +241,13 @@ def to_text(nb: NotebookNode) -> str:
 
 def stub_notebook(stub_source: str, module_path: Path) -> str:
     """Notebook text for the stub ``module_path`` (an ``exNN_<slug>.py`` name) holds."""
-    number = exercise_number(module_path)
-    return to_text(build(stub_source, number, module_path.stem))
+    return _stub_notebook(stub_source, module_path.name)
+
+
+@functools.lru_cache(maxsize=64)  # drift checks rebuild the same notebooks; validation is slow
+def _stub_notebook(stub_source: str, filename: str) -> str:
+    path = Path(filename)
+    return to_text(build(stub_source, exercise_number(path), path.stem))
 
 
 def solution_notebook(solution_source: str, module_path: Path) -> str:
