@@ -23,7 +23,9 @@ from grader.platforms.gradescope import (
     type=click.Choice(VISIBILITIES),
     default=DEFAULT_VISIBILITY,
     show_default=True,
-    help="When students see the hidden tests' results (public tests are always visible).",
+    help="When students see the hidden tests' results (public tests are always visible). "
+    "While after_due_date/after_published tests are not shown, Gradescope hides the total "
+    "too; with 'hidden' the total, hidden points included, stays visible.",
 )
 @click.option(
     "--exercise",

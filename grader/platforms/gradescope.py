@@ -42,6 +42,11 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_VISIBILITY = "after_due_date"
 DEFAULT_TIME_LIMIT_S = 540  # Gradescope's default limit is 600 s: leave time to write results
 SOURCE_DIR = "trainloop-grader"
+WHEN_HIDDEN = {
+    "hidden": "hidden tests' results are not shown",
+    "after_due_date": "hidden tests' results appear after the due date",
+    "after_published": "hidden tests' results appear when grades are published",
+}
 MODULE_FILE = re.compile(r"^ex\d\d_[a-z0-9_]+\.py$")
 
 
@@ -64,7 +69,7 @@ def _overview(card: Scorecard | Bundle, hidden_visibility: str) -> str:
             )
         else:
             got, of = sum(t.score for t in public), sum(t.max_score for t in public)
-            line += f"public tests {points(got)}/{points(of)}; hidden tests: see below"
+            line += f"public tests {points(got)}/{points(of)}; {WHEN_HIDDEN[hidden_visibility]}"
         lines.append(line)
         if c.submission.error:
             lines.append(f"  - could not be graded: {c.submission.error.splitlines()[0]}")
