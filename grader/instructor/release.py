@@ -158,28 +158,28 @@ def _hidden_fingerprints(root: Path) -> dict[str, str]:
 def _solution_fingerprints(root: Path) -> dict[str, str]:
     """Distinctive lines of every solution region -> the solution they come from.
 
-    Lines that the shipped grader code or the references also contain are left out: those
-    files ship on purpose (a judge helper may compute a finite difference the same way), so
-    such a line is not the solution's secret.
+    A line is left out when text that ships on purpose contains it: the grader package and the
+    references (a judge helper may compute a finite difference the same way, a hint may quote
+    a classic line) and the solution outside its regions (the stub keeps that).
     """
-    shipped_on_purpose = [
+    shipped = [
         *_shipped_grader_files(root, modules=set(), every_exercise=True),
         *(root / "reference").glob("*.py"),
     ]
-    shared = {
-        line.strip()
-        for path in shipped_on_purpose
-        if path.suffix == ".py"
-        for line in path.read_text(encoding="utf-8").splitlines()
-    }
+    public_text = [p.read_text(encoding="utf-8") for p in shipped if p.suffix == ".py"]
     found = {}
     for solution in stubs.solution_files(root):
         source = solution.read_text(encoding="utf-8")
         lines = source.splitlines()
-        for region in stubs.regions(source, str(solution)):
+        regions = stubs.regions(source, str(solution))
+        inside = {n for r in regions for n in range(r.begin, r.end + 1)}
+        outside = "\n".join(line for n, line in enumerate(lines, 1) if n not in inside)
+        for region in regions:
             for number in range(region.begin + 1, region.end):
                 text = lines[number - 1].strip()
-                if len(text) >= DISTINCTIVE and not text.startswith("#") and text not in shared:
+                if len(text) < DISTINCTIVE or text.startswith("#") or text in outside:
+                    continue
+                if not any(text in shared for shared in public_text):
                     found[text] = f"solutions/{solution.name} line {number}"
     return found
 
