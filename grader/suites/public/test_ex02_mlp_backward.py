@@ -75,7 +75,7 @@ def test_softmax_cross_entropy_is_stable(student, device, seed):
     """Logits of magnitude 1e4 give finite results equal to the reference"""
     gen = torch.Generator().manual_seed(seed)
     logits = (torch.randn(6, 4, generator=gen, dtype=F64) * 1e4).to(device)
-    logits[0] = torch.tensor([1e4, -1e4, 0.0, 5e3], dtype=F64)
+    logits[0] = torch.tensor([1e4, -1e4, 0.0, 5e3], dtype=F64, device=device)
     y = torch.tensor([1, 0, 3, 2, 1, 0], device=device)
     check_softmax_ce(student, logits, y)
 
