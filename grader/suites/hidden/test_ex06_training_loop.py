@@ -6,12 +6,12 @@ import pytest
 
 from grader.suites.support.ex06_training_loop import (
     audit,
-    build,
     check_epoch_result,
     check_history,
     check_number,
     check_params,
     fail_with,
+    first_gradient_norm,
     make_spec,
     reference_epoch,
     reference_evaluate,
@@ -34,13 +34,6 @@ SCHEDULERS = [
 ]
 
 
-def grad_norm_of_first_batch(spec):
-    objs = build(spec)
-    x, y = next(iter(objs["train"]))
-    objs["loss_fn"](objs["model"](x), y).backward()
-    return sum(float(p.grad.pow(2).sum()) for p in objs["model"].parameters()) ** 0.5
-
-
 def random_run(seed):
     rng = random.Random(seed)
     sizes = (rng.randint(2, 6), rng.randint(3, 12), rng.randint(2, 5))
@@ -56,7 +49,7 @@ def random_run(seed):
     )
     kwargs = {"accumulation_steps": rng.choice([1, 1, 2, 3])}
     if rng.random() < 0.6:
-        kwargs["max_grad_norm"] = grad_norm_of_first_batch(spec) * rng.uniform(0.4, 1.2)
+        kwargs["max_grad_norm"] = first_gradient_norm(spec) * rng.uniform(0.4, 1.2)
     if spec["scheduler"]:
         kwargs["scheduler"] = True
     return spec, kwargs
@@ -134,7 +127,7 @@ def test_fit_random_run(student, seed):
         "epochs": 3,
         "scheduler": True,
         "scheduler_interval": "step",
-        "max_grad_norm": grad_norm_of_first_batch(spec) * 0.7,
+        "max_grad_norm": first_gradient_norm(spec) * 0.7,
     }
     got = student.scenario("fit", spec=spec, kwargs=kwargs)
     expected = reference_fit(ref, spec, kwargs)

@@ -20,6 +20,7 @@ from grader.suites.support.ex06_training_loop import (
     clipped_positions,
     fail_with,
     figure6_spec,
+    first_gradient_norm,
     make_spec,
     reference_epoch,
     reference_evaluate,
@@ -44,17 +45,6 @@ def run_epoch(student, spec, kwargs, *, device="cpu", start_training=False):
         device=device,
     )
     return got, expected, problems
-
-
-def first_gradient_norm(spec):
-    """Total gradient norm of the first batch: a max_grad_norm near it clips some steps."""
-    from grader.suites.support.ex06_training_loop import build
-
-    objs = build(spec)
-    x, y = next(iter(objs["train"]))
-    objs["loss_fn"](objs["model"](x), y).backward()
-    grads = [p.grad.flatten() for p in objs["model"].parameters()]
-    return float(torch.linalg.vector_norm(torch.cat(grads)))
 
 
 @pytest.mark.points(2)

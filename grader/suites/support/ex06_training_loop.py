@@ -14,6 +14,7 @@ classic mistake it fits.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -254,6 +255,18 @@ def params_of(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread: a second one only spins on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@one_thread()
 def reference_epoch(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The reference ``train_one_epoch`` on ``spec``: its result, parameters and final lr."""
     objs = build(spec)
@@ -272,6 +285,7 @@ def reference_epoch(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> d
     }
 
 
+@one_thread()
 def reference_fit(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     objs = build(spec)
     history = ref.fit(
@@ -285,6 +299,17 @@ def reference_fit(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> dic
     return {"result": history, "params": params_of(objs["model"])}
 
 
+@one_thread()
+def first_gradient_norm(spec: dict[str, Any]) -> float:
+    """Total gradient norm of the first batch: a max_grad_norm near it clips some steps."""
+    objs = build(spec)
+    x, y = next(iter(objs["train"]))
+    objs["loss_fn"](objs["model"](x), y).backward()
+    grads = [p.grad.flatten() for p in objs["model"].parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.cat(grads)))
+
+
+@one_thread()
 def reference_evaluate(ref: Any, spec: dict[str, Any]) -> dict[str, float]:
     objs = build(spec)
     return ref.evaluate(objs["model"], objs["train"], objs["loss_fn"])
@@ -511,10 +536,15 @@ def _audit_clip(
     expected = pre * min(1.0, max_norm / (pre + CLIP_EPS))
     if math.isclose(norm, expected, rel_tol=1e-6, abs_tol=1e-12):
         return []
+    # A clip between this step's first forward and its last backward ran too early; one
+    # between this step and the next step's first forward / zero_grad ran too late.
+    first_forward = next((i for i, e in enumerate(window) if e["kind"] == "forward"), 0)
     last_backward = max(i for i, e in enumerate(window) if e["kind"] == "backward")
-    early_clip = any(e["kind"] == "clip" for e in window[:last_backward])
-    next_backward = next((i for i, e in enumerate(after) if e["kind"] == "backward"), len(after))
-    late = any(e["kind"] in ("clip", "changed_after_step") for e in after[:next_backward])
+    early_clip = any(e["kind"] == "clip" for e in window[first_forward:last_backward])
+    next_start = next(
+        (i for i, e in enumerate(after) if e["kind"] in ("forward", "zero_grad")), len(after)
+    )
+    late = any(e["kind"] in ("clip", "changed_after_step") for e in after[:next_start])
     message = (
         f"{at}: the gradients had total norm {pre:.6g} after backward() and {norm:.6g} at "
         f"optimizer.step(); with max_grad_norm={max_norm:g} expected {expected:.6g} at the step"

@@ -1,0 +1,129 @@
+"""exercise-7 end to end: the solution, the stub and the reference graded; buggy checkpoint code
+graded, each hint asserted (with the evidence the message gives); the solution checked here
+directly for what the sandboxed suite cannot see from outside."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+from conftest import ROOT, SUBMISSIONS, by_id, failing, grade
+
+from grader.suites.support.ex07_checkpointing import HINTS
+
+EXERCISE = "exercise-7"
+EX07 = SUBMISSIONS / "ex07"
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_ex07_{path.parent.name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_solution_gets_full_marks():
+    card = grade(EXERCISE, ROOT / "solutions")
+    assert not failing(card), [(t.id, t.message) for t in failing(card)]
+    assert card.score == card.max_score >= 30
+    assert by_id(card)["public/test_resume_is_bit_identical"].status == "passed"
+
+
+def test_stub_gets_zero_with_not_implemented_messages():
+    card = grade(EXERCISE, ROOT / "exercises")
+    assert card.score == 0 and card.max_score >= 30
+    for t in failing(card):
+        assert "not implemented yet" in t.message, (t.id, t.message)
+
+
+def test_reference_passes_every_correctness_test():
+    card = grade(EXERCISE, ROOT / "reference" / "ex07_checkpointing.py")
+    assert not failing(card), [(t.id, t.message) for t in failing(card)]
+
+
+# file -> {suite test that must fail: (its hint, words its message must contain)}
+BUGS = {
+    "rng_not_restored.py": {
+        "public/test_resume_is_bit_identical": (HINTS["rng_order"], "saw the samples in the order"),
+        "public/test_rng_states_are_restored": (HINTS["rng_torch"], "torch's generator gave"),
+    },
+    "optimizer_not_restored.py": {
+        "public/test_optimizer_state_is_restored": (
+            HINTS["optimizer"],
+            "the first epoch after resume had mean loss",
+        ),
+    },
+    "scheduler_not_restored.py": {
+        "public/test_scheduler_position_is_restored": (
+            HINTS["scheduler"],
+            "after loading, the scheduler is at step 0",
+        ),
+    },
+    "numpy_state_raw.py": {
+        "public/test_checkpoint_loads_with_weights_only": (
+            HINTS["numpy_pickle"],
+            "numpy._core.multiarray._reconstruct",
+        ),
+        "public/test_resume_is_bit_identical": (HINTS["numpy_pickle"], "UnpicklingError"),
+    },
+    "in_place_save_unsafe_load.py": {
+        "public/test_malicious_checkpoint_is_refused": (HINTS["weights_only"], "ran the code"),
+        "public/test_failed_save_keeps_the_previous_checkpoint": (
+            HINTS["atomic"],
+            "the previous checkpoint no longer loads",
+        ),
+    },
+}
+STILL_PASSING = {
+    "rng_not_restored.py": "public/test_scheduler_position_is_restored",
+    "optimizer_not_restored.py": "public/test_load_returns_epoch_best_val_loss_and_extra",
+    "scheduler_not_restored.py": "public/test_checkpoint_loads_with_weights_only",
+    "numpy_state_raw.py": "public/test_malicious_checkpoint_is_refused",
+    "in_place_save_unsafe_load.py": "public/test_load_returns_epoch_best_val_loss_and_extra",
+}
+
+
+def selection(name: str) -> str:
+    tests = [*BUGS[name], STILL_PASSING[name]]
+    return " or ".join(sorted(t.split("/", 1)[1].removeprefix("test_") for t in tests))
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_buggy_checkpoint_code_fails_with_the_hint_that_names_the_bug(name):
+    card = grade(EXERCISE, EX07 / name, public_only=True, select=selection(name))
+    results = by_id(card)
+    for test_id, (hint, words) in BUGS[name].items():
+        result = results[test_id]
+        assert result.status == "failed", (test_id, result.message)
+        assert result.hint == hint, (test_id, result.message, result.hint)
+        assert words in result.message, (test_id, result.message)
+    assert results[STILL_PASSING[name]].status == "passed", results[STILL_PASSING[name]]
+
+
+def test_solution_save_is_atomic_and_loads_weights_only(tmp_path: Path):
+    """Directly: the solution's file loads with weights_only=True and a failing save cleans up."""
+    solution = load(ROOT / "solutions" / "ex07_checkpointing.py")
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "ckpt.pt"
+    solution.save_checkpoint(path, model=model, optimizer=opt, epoch=1)
+    loaded = torch.load(path, weights_only=True)
+    assert loaded["epoch"] == 1
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("cannot be saved")
+
+    with pytest.raises(RuntimeError, match="cannot be saved"):
+        solution.save_checkpoint(
+            path, model=model, optimizer=opt, epoch=2, extra={"bad": Unpicklable()}
+        )
+    assert os.listdir(tmp_path) == ["ckpt.pt"]
+    assert torch.load(path, weights_only=True)["epoch"] == 1
