@@ -189,13 +189,13 @@ def annotations(payload: Mapping[str, Any]) -> list[str]:
 def _cell(text: str) -> str:
     import html
 
-    return html.escape(" ".join(text.split())).replace("|", "&#124;")
+    return html.escape(" ".join(text.split()), quote=False).replace("|", "&#124;")
 
 
 def _pre(text: str) -> str:
     import html
 
-    return f"<pre>{html.escape(text)}</pre>"
+    return f"<pre>{html.escape(text, quote=False)}</pre>"
 
 
 def step_summary(card: Scorecard | Bundle, *, message_limit: int = SUMMARY_MESSAGE_LIMIT) -> str:
@@ -225,6 +225,9 @@ def step_summary(card: Scorecard | Bundle, *, message_limit: int = SUMMARY_MESSA
         lines += [f"### {_cell(c.exercise)}: {_cell(c.title)} ({points(c_got)}/{points(c_of)})", ""]
         if c.submission.error:
             lines += ["**This submission could not be graded:**", "", _pre(c.submission.error), ""]
+        failing = [t for t in tests if t.status != "passed"]
+        if not failing:  # nothing to act on: fold the table away
+            lines += [f"<details><summary>all {len(tests)} tests passed</summary>", ""]
         lines += ["| | Test | Points |", "|:-:|---|--:|"]
         for t in tests:
             hidden = " *(hidden)*" if t.visibility == "hidden" else ""
@@ -232,11 +235,12 @@ def step_summary(card: Scorecard | Bundle, *, message_limit: int = SUMMARY_MESSA
                 f"| {MARK[t.status]} | {_cell(t.name)}{hidden} | "
                 f"{points(t.score)}/{points(t.max_score)} |"
             )
+        if not failing:
+            lines += ["", "</details>"]
         skipped = [t for t in c.tests if t.status == "skipped"]
         if skipped:
             reasons = "; ".join(sorted({_cell(t.message) for t in skipped}))
             lines += ["", f"{len(skipped)} test(s) skipped, not counted: {reasons}"]
-        failing = [t for t in tests if t.status != "passed"]
         shown = {c.submission.error} if c.submission.error else set()
         if failing:
             lines += ["", "<details open><summary>Why tests failed</summary>", ""]
@@ -244,7 +248,7 @@ def step_summary(card: Scorecard | Bundle, *, message_limit: int = SUMMARY_MESSA
                 lines.append(f"**{MARK[t.status]} {_cell(t.name)}**")
                 lines.append("")
                 if t.message in shown:
-                    lines += ["(the reason above)", ""]
+                    lines += ["(same reason as above)", ""]
                     continue
                 shown.add(t.message)
                 lines += [_pre(clip(t.message, message_limit)), ""]
