@@ -92,12 +92,17 @@ def test_a_folder_with_only_a_notebook_grades_the_notebook(tmp_path):
     assert "holds several notebooks for exercise-3" in _resolve(tmp_path).error
 
 
-def test_a_folder_with_both_grades_the_py_and_says_how_to_grade_the_notebook(tmp_path):
-    shutil.copy(NOTEBOOKS / "ex03_with_demos.ipynb", tmp_path / "ex03_gradient_clipping.ipynb")
-    (tmp_path / "ex03_gradient_clipping.py").write_text("X = 1\n")
+def test_a_folder_with_both_grades_the_py_and_points_to_a_more_finished_notebook(tmp_path, root):
+    stub = root / "exercises" / "ex03_gradient_clipping.py"
+    shutil.copy(stub, tmp_path / stub.name)
+    shutil.copy(stub.with_suffix(".ipynb"), tmp_path / "ex03_gradient_clipping.ipynb")
     sub = _resolve(tmp_path)
-    assert sub.path == tmp_path / "ex03_gradient_clipping.py"
-    assert "--submission" in sub.notes[0] and "ex03_gradient_clipping.ipynb" in sub.notes[0]
+    assert sub.path == tmp_path / stub.name and sub.notes == []  # both untouched: no noise
+    shutil.copy(NOTEBOOKS / "ex03_with_demos.ipynb", tmp_path / "ex03_gradient_clipping.ipynb")
+    sub = _resolve(tmp_path)
+    assert sub.path == tmp_path / stub.name
+    assert "has more functions written" in sub.notes[0]
+    assert f"--submission {tmp_path / 'ex03_gradient_clipping.ipynb'}" in sub.notes[0]
 
 
 def test_an_empty_folder_mentions_both_file_kinds(tmp_path):

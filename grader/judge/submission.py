@@ -43,10 +43,11 @@ def resolve(ex: Exercise, root: Path) -> Resolved:
         notebooks = _notebooks_for(ex, root)
         if candidate.is_file():
             sub = vet(Resolved(candidate, file=candidate))
-            if notebooks:
+            if notebooks and _more_work_in(notebooks[0], than=candidate, ex=ex):
                 sub.notes.append(
-                    f"graded {candidate.name}; {notebooks[0].name} is in the same folder too. "
-                    f"To grade the notebook instead: grade {ex.id} --submission {notebooks[0]}"
+                    f"graded {candidate.name}, but {notebooks[0].name} in the same folder has "
+                    "more functions written. To grade the notebook: "
+                    f"grade {ex.id} --submission {notebooks[0]}"
                 )
             return sub
         if len(notebooks) == 1:
@@ -72,6 +73,18 @@ def resolve(ex: Exercise, root: Path) -> Resolved:
             root, error=f"{root} is not a Python file (.py), a notebook (.ipynb) or a folder"
         )
     return vet(Resolved(root, file=root))
+
+
+def _more_work_in(notebook: Path, *, than: Path, ex: Exercise) -> bool:
+    """Whether ``notebook`` has fewer unwritten stubs (``exercise-N: write ...``) than the
+    ``.py`` -- the sign of a student who works in the notebook and forgot ``--submission``."""
+    marker = f"{ex.id}: write "
+    try:
+        return notebook.read_text(encoding="utf-8", errors="replace").count(marker) < (
+            than.read_text(encoding="utf-8", errors="replace").count(marker)
+        )
+    except OSError:
+        return False
 
 
 def _notebooks_for(ex: Exercise, folder: Path) -> list[Path]:
