@@ -222,6 +222,10 @@ AUTOGRAD_TRIGGERS: dict[str, Callable[[], object]] = {
     "torch.func.jacrev": lambda: torch.func.jacrev(_sq)(_x().detach()),
     "torch.func.jacfwd": lambda: torch.func.jacfwd(_sq)(_x().detach()),
 }
+OPS_TRIGGERS: dict[str, Callable[[], object]] = {
+    "torch._ops.OpOverloadPacket.__call__": lambda: torch.ops.aten.mul(_x(), 2.0),
+    "torch._ops.OpOverload.__call__": lambda: torch.ops.aten.mul.Tensor(_x(), _x()),
+}
 MSE_TRIGGERS: dict[str, Callable[[], object]] = {
     "torch.nn.functional.mse_loss": lambda: F.mse_loss(_x(), _x()),
     "torch._C._nn.mse_loss": lambda: torch._C._nn.mse_loss(_x(), _x()),
@@ -282,7 +286,8 @@ def check_forbidden_detected(forbidden, triggers, make_guard) -> None:
 
 
 def test_every_forbidden_name_is_detected(make_guard):
-    check_forbidden_detected(ref.FORBIDDEN, AUTOGRAD_TRIGGERS | MSE_TRIGGERS, make_guard)
+    triggers = AUTOGRAD_TRIGGERS | OPS_TRIGGERS | MSE_TRIGGERS
+    check_forbidden_detected(ref.FORBIDDEN, triggers, make_guard)
 
 
 def test_allowed_operations_are_not_flagged(make_guard):

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from conftest import ROOT, SUBMISSIONS, by_id, failing, grade
 from test_ex01_linear_regression import (
     AUTOGRAD_TRIGGERS,
+    OPS_TRIGGERS,
     check_forbidden_detected,
     grade_without_forbidden,
     hint_of,
@@ -200,7 +201,7 @@ CLASSIFICATION_TRIGGERS: dict[str, Callable[[], object]] = {
 
 
 def test_every_forbidden_name_is_detected(make_guard):  # noqa: F811 - the fixture
-    triggers = AUTOGRAD_TRIGGERS | CLASSIFICATION_TRIGGERS
+    triggers = AUTOGRAD_TRIGGERS | OPS_TRIGGERS | CLASSIFICATION_TRIGGERS
     check_forbidden_detected(ref.FORBIDDEN, triggers, make_guard)
 
 
