@@ -61,10 +61,9 @@ DAMPENED_FIRST = (
     "(1 - dampening) factor) and applies dampening only from the second step on"
 )
 NESTEROV = {
-    "ignored": "with nesterov=True the step is g + momentum * b_t, but yours steps along the "
-    "buffer b_t itself (plain momentum)",
-    "old_buffer": "wrong Nesterov step: torch uses g + momentum * b_t with the buffer b_t "
-    "*after* this step's update; yours uses the buffer from before it",
+    "ignored": "wrong Nesterov step: torch steps along g + momentum * b_t, with b_t the buffer "
+    "*after* this step's update; yours steps along b_t = g + momentum * b_(t-1) -- plain "
+    "momentum (the same as a look-ahead with the buffer from before the update)",
     "buffer_only": "wrong Nesterov step: torch uses g + momentum * b_t; yours leaves out the "
     "gradient g and steps along momentum * b_t only",
 }
@@ -198,7 +197,7 @@ def grad_at(case: Case, i: int, t: int) -> torch.Tensor | None:
 def simulate(case: Case, **mistake: Any) -> list[torch.Tensor]:
     """``case`` through a from-scratch float64 implementation, with at most one ``mistake``.
 
-    SGD: ``damp_first=True``; ``nesterov="ignored" | "old_buffer" | "buffer_only"``.
+    SGD: ``damp_first=True``; ``nesterov="ignored" | "buffer_only"``.
     Adam/AdamW: ``eps_hat=True``; ``bias1=False`` / ``bias2=False``; AdamW: ``coupled=True``.
     """
     values = [p.detach().to("cpu", torch.float64).clone() for g in case.groups for p in g["params"]]
@@ -235,11 +234,9 @@ def _update(
             else:
                 b = mu * old + (1 - tau) * g
             s["b"] = b
-            direction = {
-                "ignored": b,
-                "old_buffer": g + mu * (old if old is not None else torch.zeros_like(g)),
-                "buffer_only": mu * b,
-            }.get(mistake.get("nesterov", ""), g + mu * b if hp["nesterov"] else b)
+            direction = {"ignored": b, "buffer_only": mu * b}.get(
+                mistake.get("nesterov", ""), g + mu * b if hp["nesterov"] else b
+            )
             g = direction
         p -= lr * g
     elif name in ("Adam", "AdamW"):
