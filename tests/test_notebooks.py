@@ -126,3 +126,13 @@ def test_generated_stub_notebook_scores_zero_saying_not_implemented(root):
     assert card.score == 0 and card.max_score > 0
     tests = [t for t in by_id(card).values() if t.status != "skipped"]
     assert tests and all("not implemented yet" in t.message for t in tests)
+
+
+def test_top_level_await_is_valid_in_a_notebook_and_left_out(tmp_path):
+    path = tmp_path / "ex03_gradient_clipping.ipynb"
+    source = "import asyncio\nawait asyncio.sleep(0)\nasync def tick() -> int:\n    return 1\n"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": source}]}))
+    sub = _resolve(path)
+    assert sub.error is None
+    assert "async def tick()" in sub.file.read_text() and "await" not in sub.file.read_text()
+    assert "1 top-level statement not run when grading (cell 1)" in sub.notes[0]

@@ -76,10 +76,16 @@ def _cells(data: bytes, name: str) -> list[tuple[int, str]]:
     return out
 
 
+def _parse(source: str) -> ast.Module:
+    """Parse a cell as Jupyter does: top-level ``await`` is allowed (and left out later)."""
+    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    return compile(source, "<cell>", "exec", flags=flags, dont_inherit=True)
+
+
 def _strip_magics(source: str) -> tuple[str, int]:
     """Blank out IPython magic, shell and help lines (an indented one becomes ``pass``)."""
     try:
-        ast.parse(source)
+        _parse(source)
         return source, 0  # valid Python as it stands: nothing to strip
     except SyntaxError:
         pass
@@ -255,7 +261,7 @@ def notebook_to_python(data: bytes, name: str) -> Converted:
         if magics:
             out.magics[number] = magics
         try:
-            tree = ast.parse(source)
+            tree = _parse(source)
         except SyntaxError as exc:
             line = (exc.text or "").rstrip()
             shown = f"\n    {line.strip()}" if line.strip() else ""
