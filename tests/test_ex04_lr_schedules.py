@@ -11,8 +11,6 @@ from conftest import ROOT, SUBMISSIONS, by_id, failing, grade
 from grader.judge import exercises, runner
 from grader.judge.scorecard import Scorecard
 
-pytestmark = pytest.mark.slow
-
 EX = "exercise-4"
 BUGGY = SUBMISSIONS / "ex04"
 BEHIND = "runs one step behind torch's"
@@ -32,26 +30,30 @@ def solution() -> Scorecard:
     return grade(EX, ROOT / "solutions")
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks(solution):
     assert failing(solution) == []
     assert solution.score == solution.max_score > 0
     assert any(t.visibility == "hidden" for t in solution.tests)
 
 
+@pytest.mark.slow
 def test_stub_gets_zero_with_not_implemented(root):
-    card = grade(EX, root / "exercises" / "ex04_lr_schedules.py")
-    assert card.score == 0
+    card = grade(EX, root / "exercises" / "ex04_lr_schedules.py", public_only=True)
+    assert card.score == 0 and card.max_score > 0
     assert all("not implemented yet" in t.message for t in card.tests), [
         t.message for t in card.tests if "not implemented yet" not in t.message
     ]
 
 
+@pytest.mark.slow
 def test_reference_passes_the_correctness_tests(root, solution):
     card = grade_without_forbidden(root / "reference" / "ex04_lr_schedules.py")
     assert failing(card) == []
     assert card.max_score == solution.max_score
 
 
+@pytest.mark.slow
 def test_schedulers_that_lag_one_step_get_the_off_by_one_hint():
     card = grade(
         EX,
@@ -73,6 +75,7 @@ def test_schedulers_that_lag_one_step_get_the_off_by_one_hint():
         assert "at step 0: expected" in t.message
 
 
+@pytest.mark.slow
 def test_scheduler_that_ignores_other_groups_gets_the_param_group_hint():
     card = grade(EX, BUGGY / "first_group_only.py", select="own_lr", public_only=True)
     tests = by_id(card)
@@ -82,6 +85,7 @@ def test_scheduler_that_ignores_other_groups_gets_the_param_group_hint():
         assert "param group 1" in t.message
 
 
+@pytest.mark.slow
 def test_torch_schedulers_in_disguise_void_only_the_names_that_used_them():
     card = grade(
         EX,
@@ -98,3 +102,14 @@ def test_torch_schedulers_in_disguise_void_only_the_names_that_used_them():
     assert t.status == "failed" and "WarmupCosineLR called torch.optim.lr_scheduler" in t.message
     for cls in ("StepDecayLR", "CosineAnnealingLR"):
         assert tests[f"public/test_scheduler_matches_torch[{cls}]"].status == "passed"
+
+
+def test_forbidden_names_exist_and_the_base_class_stays_allowed():
+    """Every forbidden dotted name resolves (so the worker watches it); LRScheduler is allowed."""
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from grader.worker.guards import resolve
+
+    forbidden = exercises.find(EX).forbidden
+    assert all(resolve(dotted) is not None for dotted in forbidden)
+    assert LRScheduler not in [resolve(dotted) for dotted in forbidden]
