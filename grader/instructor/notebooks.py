@@ -90,6 +90,26 @@ def _top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
+_SIMPLE_SINGLE_QUOTED = re.compile(r"^([rRbBuUfF]{0,2})'([^'\"\\]*)'$")
+
+
+def _unparse(node: ast.AST) -> str:
+    """``ast.unparse`` with the double quotes ``ruff format`` wants for plain strings."""
+    code = ast.unparse(node)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return code
+    lines = code.splitlines()
+    for tok in reversed(tokens):  # right to left, so earlier columns stay valid
+        m = _SIMPLE_SINGLE_QUOTED.match(tok.string)
+        if tok.type == tokenize.STRING and m and tok.start[0] == tok.end[0]:
+            row, (start, end) = tok.start[0] - 1, (tok.start[1], tok.end[1])
+            line = lines[row]
+            lines[row] = f'{line[:start]}{m.group(1)}"{m.group(2)}"{line[end:]}'
+    return "\n".join(lines)
+
+
 def _trailing_comment(line: str) -> str:
     """The ``# comment`` that ends ``line``, if any (not a ``#`` inside a string)."""
     try:
@@ -126,10 +146,10 @@ def _statement_text(node: ast.stmt, lines: list[str], crowded: bool) -> str:
     end = node.end_lineno or node.lineno
     original = "\n".join(lines[node.lineno - 1 : end])
     if crowded:  # ``a; b`` shares a line: ruff wants one statement per line
-        return ast.unparse(node)
+        return _unparse(node)
     if end > node.lineno and not isinstance(node, _COMPOUND):
         comment = _trailing_comment(lines[end - 1])
-        joined = ast.unparse(node) + (f"  {comment}" if comment else "")
+        joined = _unparse(node) + (f"  {comment}" if comment else "")
         if len(joined) <= LINE_LENGTH:  # a call wrapped by hand fits on one line
             return joined
     return original
@@ -162,12 +182,35 @@ def _as_cell_code(code: str, tree: ast.Module, module: ast.Module) -> str:
     return "\n".join([*imports, "", *body] if imports else body)
 
 
+def _shown(example: doctest.Example, *, is_last: bool) -> str:
+    """One doctest example as cell code that shows what the docstring shows: a cell displays
+    only its last expression, so an earlier one is printed; a one-line expected output is
+    added as a comment."""
+    source, want = example.source.strip(), example.want.strip()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return example.source
+    if not want or len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return example.source
+    comment = _trailing_comment(source.splitlines()[-1])
+    expression = ast.get_source_segment(source, tree.body[0].value) or source
+    text = source if is_last else f"print({expression})"
+    if comment:
+        text += f"  {comment}" if not is_last else ""
+    elif "\n" not in want and len(text) + len(want) + 8 <= LINE_LENGTH:
+        text += f"  # shows {want}"
+    return text + "\n"
+
+
 def _examples(node: ast.stmt, module: ast.Module) -> str:
     """The ``>>>`` examples of ``node``'s docstring, as a cell with the imports they need."""
     doc = ast.get_docstring(node) if isinstance(node, ast.FunctionDef | ast.ClassDef) else None
     if not doc:
         return ""
-    code = "".join(e.source for e in doctest.DocTestParser().get_examples(doc)).strip()
+    examples = doctest.DocTestParser().get_examples(doc)
+    last = len(examples) - 1
+    code = "".join(_shown(e, is_last=i == last) for i, e in enumerate(examples)).strip()
     if not code:
         return ""
     try:
