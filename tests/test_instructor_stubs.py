@@ -150,3 +150,41 @@ def test_write_regenerates_exactly_what_drifted(root, tmp_path):
 def test_instructor_commands_have_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and len(result.output.splitlines()) > 5
+
+
+DEMO_STUB = '''"""Exercise 9 - Demo.
+
+Text with ``code`` and $x^2$.
+"""
+
+from collections.abc import Callable
+
+
+def f(x: int) -> int:
+    """Double x.
+
+    Example:
+        >>> f(1)
+        2
+        >>> f(2); g = lambda v: v
+        >>> g(f(
+        ...     4))
+        8
+    """
+    raise NotImplementedError("exercise-9: write f")
+'''
+
+
+def test_notebook_cells_teach_then_stub_then_try_then_grade():
+    nb = notebooks.build(DEMO_STUB, 9, "ex09_demo")
+    cells = [(c.cell_type, c.source) for c in nb.cells]
+    assert cells[0] == ("markdown", "# Exercise 9 - Demo\n\nText with `code` and $x^2$.")
+    assert cells[2] == ("code", "from collections.abc import Callable")
+    assert cells[3] == ("markdown", "## The function `f`")
+    assert cells[4][1].startswith("def f(x: int) -> int:") and cells[4][1].endswith('write f")')
+    assert cells[6] == (
+        "code",
+        "print(f(1))  # shows 2\nf(2)\ng = lambda v: v  # noqa: E731\ng(f(4))  # shows 8",
+    )
+    assert cells[-1] == ("code", "!grade exercise-9 --submission ex09_demo.ipynb")
+    assert [c.id for c in nb.cells] == [f"{c.cell_type}-{i}" for i, c in enumerate(nb.cells, 1)]

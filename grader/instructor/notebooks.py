@@ -111,12 +111,15 @@ def _unparse(node: ast.AST) -> str:
 
 
 def _trailing_comment(line: str) -> str:
-    """The ``# comment`` that ends ``line``, if any (not a ``#`` inside a string)."""
+    """The ``# comment`` that ends ``line``, if any (not a ``#`` inside a string); ``line``
+    may be the last line of a bracketed expression, which does not tokenize on its own."""
+    comments = []
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+        for tok in tokenize.generate_tokens(io.StringIO(line).readline):
+            if tok.type == tokenize.COMMENT:
+                comments.append(tok.string)
     except (tokenize.TokenError, SyntaxError):
-        return ""
-    comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
+        pass  # the unbalanced ``)`` comes after the comment has been read
     return comments[-1] if comments else ""
 
 
