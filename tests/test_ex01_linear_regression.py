@@ -296,3 +296,63 @@ def test_allowed_operations_are_not_flagged(make_guard):
     w, b = torch.randn(3, dtype=F64), torch.tensor(0.5, dtype=F64)
     found = run_watched(guard, lambda: ((x @ w + b - 1.0) ** 2).mean(), threaded=True)
     assert found == []
+
+
+# -- the diagnoses themselves, on constructed numbers (no worker) ---------------------------
+
+
+def test_gradient_hints_fit_only_their_factor():
+    from grader.suites.support.ex01_linear_regression import gradient_hints
+
+    expected = torch.tensor([1.5, -2.0, 0.25], dtype=F64)
+    hint = gradient_hints(8)
+    assert "is the factor 2 missing?" in hint(0.5 * expected, expected)
+    assert hint(8 * expected, expected).startswith("every gradient is exactly 8x too large")
+    assert "divide by N twice" in hint(expected / 8, expected)
+    assert hint(-expected, expected).startswith("every gradient has the opposite sign")
+    assert hint(3 * expected, expected) is None  # no classic mistake explains 3x
+    assert hint(expected + 0.1, expected) is None
+    both = gradient_hints(2)(0.5 * expected, expected)  # N = 2: 1/N and a missing 2 coincide
+    assert "factor 2 missing" in both and "divide by N twice" in both
+
+
+def test_losses_hint_recognises_shifted_and_halved_losses():
+    from grader.suites.support.ex01_linear_regression import losses_hint
+
+    expected = [16.0, 4.0, 1.0, 0.25]
+    hint = losses_hint(expected)
+    assert hint([4.0, 1.0, 0.25, 0.0625]).startswith("record the loss *before* each update")
+    assert hint([8.0, 2.0, 0.5, 0.125]).startswith("every loss is exactly half")
+    assert hint([16.0, 4.0, 1.5, 0.25]) == ""
+
+
+def test_numerical_hint_backward_difference_and_ignored_eps():
+    from grader.judge.gradcheck import central_difference, one_sided_difference
+    from grader.suites.support.ex01_linear_regression import SMOOTH, numerical_hint, sample_point
+
+    f = SMOOTH["wavy"][0]
+    x = sample_point("wavy", (4,), 0)
+    exact = central_difference(f, x, 1e-3)
+    hint = numerical_hint(f, x, 1e-3)
+    backward = one_sided_difference(f, x, 1e-3, forward=False)
+    assert hint(backward, exact).startswith("this is the one-sided difference (f(x) - f(x-eps))")
+    ignored = central_difference(f, x, 1e-6)
+    assert hint(ignored, exact).endswith("use the eps argument")
+    assert hint(exact * 1.01, exact) is None
+
+
+def test_input_check_tells_drift_from_a_left_over_perturbation():
+    from grader.judge.failures import Failure
+    from grader.suites.support.ex01_linear_regression import check_input_unchanged
+
+    x = torch.tensor([0.1, 0.7, -0.3], dtype=F64)
+    check_input_unchanged(x, x.clone())
+    drifted = x.clone()
+    drifted[1] = torch.nextafter(drifted[1], torch.tensor(2.0, dtype=F64))
+    with pytest.raises(Failure) as info:
+        check_input_unchanged(x, drifted)
+    assert "does not round-trip exactly" in info.value.hint
+    assert "x[1] was 0.69999999999999996" in info.value.message
+    with pytest.raises(Failure) as info:
+        check_input_unchanged(x, x + torch.tensor([0.0, 0.0, 1e-6], dtype=F64))
+    assert "still holds a perturbation" in info.value.hint

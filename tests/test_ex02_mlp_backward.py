@@ -215,3 +215,34 @@ def test_allowed_operations_are_not_flagged(make_guard):  # noqa: F811 - the fix
         return torch.softmax(z, 1), F.softmax(z, 1), F.one_hot(_labels(), 3), log_probs
 
     assert run_watched(guard, allowed, threaded=True) == []
+
+
+# -- the diagnoses themselves, on constructed numbers (no worker) ---------------------------
+
+
+def test_relu_hint_blames_dead_units_only_when_the_live_ones_are_right():
+    from grader.suites.support.ex02_mlp_backward import mlp_inputs, relu_hint, with_dead_units
+
+    args, dead = with_dead_units(mlp_inputs(5, 6, 3, 4, 2))
+    expected = ref.mlp_backward(*args)["W1"]
+    hint = relu_hint(args, "W1")
+    leaky = expected.clone()
+    leaky[:, dead[0]] = 0.5
+    assert hint(leaky, expected).startswith(f"hidden unit(s) {dead} are inactive")
+    wrong_everywhere = leaky * 1.5
+    assert hint(wrong_everywhere, expected) is None
+    assert hint(expected.T.contiguous(), expected) is None  # (D, H) vs (H, D): not ReLU's fault
+
+
+def test_dlogits_and_softmax_hints():
+    from grader.suites.support.ex02_mlp_backward import dlogits_hints, softmax_hint
+
+    expected = torch.tensor([[0.2, -0.2], [-0.3, 0.3], [0.1, -0.1]], dtype=F64)
+    assert dlogits_hints(3)(-expected, expected).startswith("every gradient has the opposite")
+    assert "(P - Y) / N" in dlogits_hints(3)(3 * expected, expected)
+    logits = torch.tensor([[1e4, 0.0]], dtype=F64)
+    hint = softmax_hint(logits)
+    finite = torch.tensor(1.0, dtype=F64)
+    assert hint(finite, finite) is None
+    assert hint(torch.tensor(float("nan"), dtype=F64), finite).startswith("softmax overflowed")
+    assert hint(torch.tensor(float("inf"), dtype=F64), finite).startswith("log(softmax)")

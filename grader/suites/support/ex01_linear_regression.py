@@ -103,9 +103,15 @@ def gradient_hints(n: int) -> checks.Hint:
         "gradient flips sign",
     }
     if n > 1:
-        table[float(n)] = f"({n} = batch size) did you average the loss over the batch?"
-        table[1.0 / n] = f"({n} = batch size) did you divide by N twice?"
+        explain(table, float(n), f"({n} = batch size) did you average the loss over the batch?")
+        explain(table, 1.0 / n, f"({n} = batch size) did you divide by N twice?")
     return factor_hint(table)
+
+
+def explain(table: dict[float, str], factor: float, text: str) -> None:
+    """Add an explanation for ``factor``, keeping any other one for the same factor (with
+    N = 2, "divided by N twice" and "the factor 2 is missing" are both 1/2)."""
+    table[factor] = f"{table[factor]}; or {text}" if factor in table else text
 
 
 def loss_hints(n: int) -> checks.Hint:
