@@ -47,6 +47,10 @@ FIRST_GROUP_ONLY = (
     "only the first param group follows the schedule: compute one lr per param group, each "
     "from that group's own initial lr (loop over self.base_lrs / optimizer.param_groups)"
 )
+LAST_LR_FIRST_ONLY = (
+    "get_last_lr() lists only the first param group: return one lr per group, the values the "
+    "scheduler last wrote (e.g. [group['lr'] for group in self.optimizer.param_groups])"
+)
 UNSET_AT_CONSTRUCTION = (
     "the constructor left the lr unchanged: constructing the scheduler must already set the "
     "step-0 lr (LRScheduler.__init__ does it by calling step() once)"
@@ -306,7 +310,7 @@ def check_last_lr(result: dict[str, Any], cls: str, group_lrs: Sequence[float]) 
             raise Failure(
                 f"{cls}.get_last_lr() {when(t)}: expected {n} learning rates (one per param "
                 f"group), got {len(last)}",
-                FIRST_GROUP_ONLY if len(last) == 1 else "",
+                LAST_LR_FIRST_ONLY if len(last) == 1 else "",
             )
         for g, (v, e) in enumerate(zip(last, lrs)):
             v = number(v, f"{cls}.get_last_lr()[{g}] {when(t)}")

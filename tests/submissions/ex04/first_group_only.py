@@ -1,7 +1,8 @@
 """Buggy exercise-4: the schedulers only really schedule the first param group.
 
-StepDecayLR gives every group the first group's schedule; CosineAnnealingLR and WarmupCosineLR
-only write the first group's lr (and WarmupCosineLR reports a single lr).
+StepDecayLR gives every group the first group's schedule; CosineAnnealingLR only writes the
+first group's lr; WarmupCosineLR schedules every group but get_last_lr() reports only the
+first.
 """
 
 import math
@@ -81,7 +82,7 @@ class CosineAnnealingLR(_FirstGroup):
         return cosine_annealing(t, self.base_lr, self.total_steps, self.min_lr)
 
 
-class WarmupCosineLR(_FirstGroup):
+class WarmupCosineLR(LRScheduler):
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
@@ -93,8 +94,8 @@ class WarmupCosineLR(_FirstGroup):
         self.args = (warmup_steps, total_steps, min_lr, warmup_start_factor)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
-        return warmup_cosine(t, self.base_lr, *self.args)
+    def get_lr(self) -> list[float]:
+        return [warmup_cosine(self.last_epoch, base, *self.args) for base in self.base_lrs]
 
     def get_last_lr(self) -> list[float]:
-        return [self.optimizer.param_groups[0]["lr"]]  # BUG: one lr only
+        return self._last_lr[:1]  # BUG: one lr only
