@@ -165,7 +165,7 @@ def test_ten_thousand_node_chain(student):
     """A chain of 10,000 nodes backpropagates without hitting the recursion limit"""
     length, factor, x0 = 10_000, 1.0001, 0.5
     got = student.scenario("chain", length=length, factor=factor, x0=x0, timeout=60)
-    check_torch_calls(got["torch_calls"])
+    check_torch_calls(student, got["torch_calls"])
     if got.get("error"):
         err = got["error"]
         if err.get("type") == "RecursionError":
