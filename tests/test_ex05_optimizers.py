@@ -155,3 +155,17 @@ def test_forbidden_names_exist_in_this_torch():
     for dotted in exercises.find(EX).forbidden:
         assert resolve(dotted) is not None, dotted
     assert torch.optim.Optimizer not in [resolve(d) for d in exercises.find(EX).forbidden]
+
+
+@pytest.mark.slow
+def test_state_kept_outside_self_state_gets_the_lost_state_hint():
+    card = grade(
+        EX, BUGGY / "state_outside_self_state.py", select="state_dict_resumes", public_only=True
+    )
+    tests = by_id(card)
+    hinted(card, "public/test_state_dict_resumes_exactly[SGD]", "started with empty state")
+    assert "resumed from the state_dict() saved after step 12" in (
+        tests["public/test_state_dict_resumes_exactly[SGD]"].message
+    )
+    for name in ("Adam", "AdamW", "RMSprop"):
+        assert tests[f"public/test_state_dict_resumes_exactly[{name}]"].status == "passed"

@@ -60,6 +60,11 @@ DAMPENED_FIRST = (
     "the first momentum step was dampened: torch starts the buffer as b_1 = g (no "
     "(1 - dampening) factor) and applies dampening only from the second step on"
 )
+LOST_STATE = (
+    "the resumed optimizer started with empty state, as if state_dict() did not hold the "
+    "momentum buffers / moment estimates / step counts: keep them in self.state[p] (then "
+    "Optimizer.state_dict() and load_state_dict() save and restore them)"
+)
 NESTEROV = {
     "ignored": "wrong Nesterov step: torch steps along g + momentum * b_t, with b_t the buffer "
     "*after* this step's update; yours steps along b_t = g + momentum * b_(t-1) -- plain "
@@ -194,16 +199,26 @@ def grad_at(case: Case, i: int, t: int) -> torch.Tensor | None:
 
 
 # -- textbook implementations, correct and with classic mistakes ----------------------------
-def simulate(case: Case, **mistake: Any) -> list[torch.Tensor]:
+def simulate(
+    case: Case,
+    *,
+    start: int = 0,
+    values: Sequence[torch.Tensor] | None = None,
+    **mistake: Any,
+) -> list[torch.Tensor]:
     """``case`` through a from-scratch float64 implementation, with at most one ``mistake``.
 
     SGD: ``damp_first=True``; ``nesterov="ignored" | "buffer_only"``.
     Adam/AdamW: ``eps_hat=True``; ``bias1=False`` / ``bias2=False``; AdamW: ``coupled=True``.
+    With ``start``, the run begins at step ``start`` from ``values`` with empty optimizer state
+    (what a resume that lost the state does); the result covers steps ``start ...`` only.
     """
-    values = [p.detach().to("cpu", torch.float64).clone() for g in case.groups for p in g["params"]]
+    if values is None:
+        values = [p for g in case.groups for p in g["params"]]
+    values = [v.detach().to("cpu", torch.float64).clone() for v in values]
     state: list[dict[str, Any]] = [{} for _ in values]
     history: list[list[torch.Tensor]] = [[] for _ in values]
-    for t in range(case.steps):
+    for t in range(start, case.steps):
         for i, p in enumerate(values):
             grad = grad_at(case, i, t)
             if grad is not None:
@@ -360,13 +375,20 @@ def check_resume(student: Any, case: Case, resume_at: int) -> None:
     check_trajectory(case, result["params"], expected, case.optimizer)
     resumed = result.get("resumed")
     tail = [e[resume_at:] for e in expected]
-    check_trajectory(
-        case,
-        resumed,
-        tail,
-        f"{case.optimizer} resumed from the state_dict() saved after step {resume_at}",
-        first_step=resume_at,
-    )
+    try:
+        check_trajectory(
+            case,
+            resumed,
+            tail,
+            f"{case.optimizer} resumed from the state_dict() saved after step {resume_at}",
+            first_step=resume_at,
+        )
+    except Failure as failure:
+        if not failure.hint and resume_at > 0 and isinstance(resumed, list):
+            at = [e[resume_at - 1] for e in expected]
+            if matches(resumed, simulate(case, start=resume_at, values=at)):
+                failure.hint = LOST_STATE
+        raise
 
 
 def describe(kwargs: dict[str, Any]) -> str:
