@@ -53,9 +53,11 @@ Worked example: one SGD step with ``lr=0.1`` on $\theta = 1$ with $g = -8$ gives
 $0.1 \cdot (0.9 \cdot 8 + 8) = 1.52$. Adam's first step is always about $\eta$ in size: $\hat
 m_1 = g$ and $\sqrt{\hat v_1} = |g|$, so $\theta$ moves by $\eta\,g / (|g| + \epsilon)$.
 
-Not allowed here: ``torch.optim.SGD``, ``Adam``, ``AdamW``, ``RMSprop`` (and the other
-concrete optimizers), ``torch.optim._functional`` and the private fused/foreach kernels
-(``torch._fused_adam_`` and friends). Subclassing ``torch.optim.Optimizer`` is the point.
+Not allowed here: ``torch.optim.SGD``, ``Adam``, ``AdamW`` and ``RMSprop``, everything in
+``torch.optim._functional`` (the update functions behind every torch optimizer) with their
+private single-tensor/multi-tensor/fused versions, and the fused kernels ``torch._fused_sgd_``,
+``torch._fused_adam_``, ``torch._fused_adamw_``. Subclassing ``torch.optim.Optimizer`` is the
+point, and ordinary tensor operations (including ``torch._foreach_*``) are fine.
 """
 
 from __future__ import annotations

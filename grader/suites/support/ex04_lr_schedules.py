@@ -99,7 +99,7 @@ def reference_curve(
 def run(student: Any, scenario: str, label: str, **data: Any) -> Any:
     """``student.scenario(...)``, with errors naming the student's function or class."""
     try:
-        return student.scenario(scenario, **data)
+        return student.scenario(scenario, timeout=20, **data)
     except StudentError as exc:
         message = exc.message.replace(f"scenario {scenario!r}", label, 1)
         raise type(exc)(message, exc.hint) from None

@@ -144,7 +144,7 @@ def make_case(
 def in_worker(student: Any, scenario: str, label: str, **data: Any) -> Any:
     """``student.scenario(...)``, with errors naming the student's class instead."""
     try:
-        return student.scenario(scenario, timeout=60, **data)
+        return student.scenario(scenario, timeout=30, **data)
     except StudentError as exc:
         message = exc.message.replace(f"scenario {scenario!r}", label, 1)
         raise type(exc)(message, exc.hint) from None
