@@ -45,16 +45,16 @@ BAD_GRADS_TESTS = (
 def test_wrong_gradients_name_the_input_and_the_pattern():
     card = grade(EX, SUBS / "bad_grads.py", select=BAD_GRADS_TESTS)
     tests = by_id(card)
-    linear = tests["public/test_linear_forward_and_gradients[4x3->2]"]
+    linear = tests["public/test_linear_forward_and_gradients[cpu-4x3->2]"]
     assert "the gradient for bias (input 3 of apply)" in linear.message
     assert "only the gradient for bias is wrong (those for x, weight are right)" in linear.hint
     assert "exactly 4x too small" in linear.hint and "mean" in linear.hint
     # one row: a mean is a sum, and the test passes
-    assert tests["public/test_linear_forward_and_gradients[1x5->3]"].status == "passed"
-    silu = tests["public/test_silu_forward_and_gradients[3x4]"]
+    assert tests["public/test_linear_forward_and_gradients[cpu-1x5->3]"].status == "passed"
+    silu = tests["public/test_silu_forward_and_gradients[cpu-3x4]"]
     assert "the gradient for x is wrong" in silu.hint
     assert "multiply by grad_output" in silu.hint
-    norm = tests["public/test_layer_norm_forward_and_gradients[3x5-eps1e-5]"]
+    norm = tests["public/test_layer_norm_forward_and_gradients[cpu-3x5-eps1e-5]"]
     assert "only the gradient for weight is wrong (those for x, bias are right)" in norm.hint
     assert "opposite sign" in norm.hint
 

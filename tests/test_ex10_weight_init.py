@@ -51,9 +51,9 @@ def test_classic_mistakes_get_their_hints():
     tests = by_id(card)
     assert "look normally distributed" in tests["public/test_xavier_uniform"].hint
     assert "look uniformly distributed" in tests["public/test_xavier_normal"].hint
-    swapped = tests["public/test_kaiming_uniform[defaults]"]
+    swapped = tests["public/test_kaiming_uniform[cpu-defaults]"]
     assert "fan_in and fan_out are swapped" in swapped.hint
-    assert "the gain is missing" in tests["public/test_kaiming_normal[defaults]"].hint
+    assert "the gain is missing" in tests["public/test_kaiming_normal[cpu-defaults]"].hint
 
 
 @pytest.mark.slow
@@ -62,7 +62,7 @@ def test_torch_nn_init_is_voided():
     tests = by_id(card)
     mlp = tests["public/test_init_mlp"]
     assert mlp.score == 0 and "init_mlp_ called torch.nn.init.zeros_" in mlp.message
-    assert tests["public/test_kaiming_normal[defaults]"].status == "passed"
+    assert tests["public/test_kaiming_normal[cpu-defaults]"].status == "passed"
 
 
 # -- the statistics themselves (no grading) -----------------------------------------------------

@@ -13,6 +13,7 @@ from grader.suites.support.ex09_custom_functions import (
     check_direct,
     layer_norm_inputs,
     linear_inputs,
+    on,
     round_inputs,
     silu_inputs,
 )
@@ -21,9 +22,9 @@ LINEAR_SHAPES = [(4, 3, 2), (1, 5, 3), (6, 2, 4)]
 
 
 @pytest.mark.parametrize("n,d_in,d_out", LINEAR_SHAPES, ids=["4x3->2", "1x5->3", "6x2->4"])
-def test_linear_forward_and_gradients(student, n, d_in, d_out):
+def test_linear_forward_and_gradients(student, device, n, d_in, d_out):
     """LinearFunction: output and gradients match F.linear and autograd"""
-    inputs = linear_inputs(n * 100 + d_in, n, d_in, d_out)
+    inputs = on(device, linear_inputs(n * 100 + d_in, n, d_in, d_out))
     hints = {2: batch_hints(n, "batch")}
     check_case(student, "LinearFunction", inputs, seed=n, factor_hints=hints)
 
@@ -37,9 +38,10 @@ def test_linear_gradcheck(student, seed_):
 
 
 @pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 3, 2)], ids=["7", "3x4", "2x3x2"])
-def test_silu_forward_and_gradients(student, shape):
+def test_silu_forward_and_gradients(student, device, shape):
     """SiLUFunction: output and gradient match F.silu and autograd"""
-    check_case(student, "SiLUFunction", silu_inputs(len(shape), shape), seed=len(shape))
+    inputs = on(device, silu_inputs(len(shape), shape))
+    check_case(student, "SiLUFunction", inputs, seed=len(shape))
 
 
 @pytest.mark.points(2)
@@ -54,9 +56,9 @@ def test_silu_gradcheck(student, seed_):
     [((3, 5), 1e-5), ((2, 3, 4), 1e-3), ((6,), 0.1), ((2, 1, 8), 1e-5)],
     ids=["3x5-eps1e-5", "2x3x4-eps1e-3", "6-eps0.1", "2x1x8-eps1e-5"],
 )
-def test_layer_norm_forward_and_gradients(student, shape, eps):
+def test_layer_norm_forward_and_gradients(student, device, shape, eps):
     """LayerNormFunction: output and gradients match F.layer_norm and autograd"""
-    inputs = layer_norm_inputs(sum(shape), shape, eps)
+    inputs = on(device, layer_norm_inputs(sum(shape), shape, eps))
     rows = 1
     for s in shape[:-1]:
         rows *= s
@@ -72,9 +74,9 @@ def test_layer_norm_gradcheck(student, shape, eps):
     check_case(student, "LayerNormFunction", inputs, seed=len(shape), gradcheck=True)
 
 
-def test_round_forward_rounds_halves_to_even(student):
+def test_round_forward_rounds_halves_to_even(student, device):
     """StraightThroughRound: forward is torch.round (halves to even)"""
-    check_case(student, "StraightThroughRound", round_inputs(5, (4, 4)), seed=5)
+    check_case(student, "StraightThroughRound", on(device, round_inputs(5, (4, 4))), seed=5)
 
 
 @pytest.mark.points(2)

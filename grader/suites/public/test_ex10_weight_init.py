@@ -112,20 +112,20 @@ KAIMING_IDS = ["defaults", "conv-fan_out-relu", "leaky0.2"]
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("shape,kwargs", KAIMING, ids=KAIMING_IDS)
-def test_kaiming_uniform(student, shape, kwargs):
+def test_kaiming_uniform(student, device, shape, kwargs):
     """kaiming_uniform_: U(-sqrt(3) std, sqrt(3) std) with std = gain / sqrt(fan)"""
     args = {"a": 0.0, "mode": "fan_in", "nonlinearity": "leaky_relu", **kwargs}
     sigma, alternatives = kaiming_std(shape, args["a"], args["mode"], args["nonlinearity"])
-    init_and_check(student, "kaiming_uniform_", shape, kwargs, sigma, alternatives)
+    init_and_check(student, "kaiming_uniform_", shape, kwargs, sigma, alternatives, device)
 
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("shape,kwargs", KAIMING, ids=KAIMING_IDS)
-def test_kaiming_normal(student, shape, kwargs):
+def test_kaiming_normal(student, device, shape, kwargs):
     """kaiming_normal_: N(0, std^2) with std = gain / sqrt(fan)"""
     args = {"a": 0.0, "mode": "fan_in", "nonlinearity": "leaky_relu", **kwargs}
     sigma, alternatives = kaiming_std(shape, args["a"], args["mode"], args["nonlinearity"])
-    init_and_check(student, "kaiming_normal_", shape, kwargs, sigma, alternatives)
+    init_and_check(student, "kaiming_normal_", shape, kwargs, sigma, alternatives, device)
 
 
 INITS = ["xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]

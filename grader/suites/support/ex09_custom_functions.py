@@ -81,7 +81,12 @@ def round_inputs(seed: int, shape: Sequence[int]) -> list[Any]:
 
 def grad_output_like(seed: int, out: torch.Tensor) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed + 7919)
-    return torch.randn(out.shape, generator=gen, dtype=F64).to(out.dtype)
+    return torch.randn(out.shape, generator=gen, dtype=F64).to(out.device, out.dtype)
+
+
+def on(device: str, inputs: Sequence[Any]) -> list[Any]:
+    """The inputs moved to ``device`` (numbers stay numbers)."""
+    return [t.to(device) if isinstance(t, torch.Tensor) else t for t in inputs]
 
 
 def with_grad(inputs: Sequence[Any]) -> list[Any]:

@@ -267,9 +267,10 @@ def init_and_check(
     kwargs: dict[str, object],
     sigma: float,
     alternatives: dict[str, float],
+    device: str = "cpu",
 ) -> None:
     """Run the student's initializer on a zero tensor (in the worker) and check the result."""
-    tensor = torch.zeros(shape)
+    tensor = torch.zeros(shape, device=device)
     returned = getattr(student, fn)(tensor, **kwargs)
     args = ", ".join([f"tensor of shape {shape}"] + [f"{k}={v!r}" for k, v in kwargs.items()])
     what = f"{fn}({args})"
