@@ -41,6 +41,10 @@ HINTS = {
         "the dropout masks differed after resume: torch's RNG state was not restored; save "
         "torch.get_rng_state() and restore it with torch.set_rng_state()"
     ),
+    "rng_torch_state": (
+        "torch's global RNG state was not restored: save torch.get_rng_state() and restore it "
+        "with torch.set_rng_state() (when restore_rng is True)"
+    ),
     "rng_numpy": (
         "NumPy's global RNG state was not restored: save np.random.get_state() (its key array "
         "as a list) and restore it with np.random.set_state()"
@@ -169,6 +173,19 @@ def optimizer_difference(saved: list[list[Any]], loaded: list[list[Any]]) -> str
     return None
 
 
+def scheduler_difference(saved: Any, loaded: Any) -> str | None:
+    """How the scheduler's position after loading differs from the saved one, in words."""
+    if saved == loaded:
+        return None
+    if saved is None or loaded is None:
+        return f"the scheduler's state after loading is {loaded}, it was saved as {saved}"
+    return (
+        f"after loading, the scheduler is at step {loaded['last_epoch']} with lr "
+        f"{loaded['last_lr']}; it was saved at step {saved['last_epoch']} with lr "
+        f"{saved['last_lr']}"
+    )
+
+
 def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else math.nan
 
@@ -187,13 +204,8 @@ def diagnose_resume(data: dict[str, Any], split: int) -> tuple[str, str]:
             s, r = _mean(straight[0]["losses"]), _mean(resumed[0]["losses"])
             diff += f"; the first epoch after resume had mean loss {r:.6g} (straight run: {s:.6g})"
         return diff, HINTS["optimizer"]
-    if at["scheduler"] != after["scheduler"]:
-        a, b = at["scheduler"], after["scheduler"]
-        evidence = (
-            f"after loading, the scheduler is at step {b and b['last_epoch']} with lr "
-            f"{b and b['last_lr']}; it was saved at step {a and a['last_epoch']} with lr "
-            f"{a and a['last_lr']}"
-        )
+    evidence = scheduler_difference(at["scheduler"], after["scheduler"])
+    if evidence is not None:
         return evidence, HINTS["scheduler"]
     for i, (s, r) in enumerate(zip(straight, resumed)):
         epoch = split + i

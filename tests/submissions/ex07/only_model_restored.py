@@ -1,4 +1,4 @@
-"""Bug: load_checkpoint never restores the optimizer's state."""
+"""Bug: load_checkpoint restores the model (and RNG) but neither optimizer nor scheduler."""
 
 from __future__ import annotations
 
@@ -91,8 +91,6 @@ def load_checkpoint(
     """
     state = torch.load(path, map_location=map_location, weights_only=True)
     model.load_state_dict(state["model"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
     if restore_rng:
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].cpu())
