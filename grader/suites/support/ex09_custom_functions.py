@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.judge import checks
-from grader.judge.failures import Failure
+from grader.judge.failures import Failure, NotImplementedYet
 
 F64 = torch.float64
 NAMES = {
@@ -217,6 +217,16 @@ def check_gradcheck(cls: str, result: dict[str, Any] | None, inputs: Sequence[An
     )
 
 
+def raise_not_implemented(name: str, got: dict[str, Any]) -> None:
+    """A scenario reports a stub's NotImplementedError as data; name what is missing."""
+    if "not_implemented" in got:
+        said = got["not_implemented"]
+        raise NotImplementedYet(
+            f"{name} is not implemented yet (it raised NotImplementedError"
+            f"{': ' + said if said else ''})"
+        )
+
+
 def check_case(
     student: Any,
     cls: str,
@@ -232,6 +242,7 @@ def check_case(
     got = student.scenario(
         "run", cls=cls, inputs=with_grad(inputs), grad_output=grad_output, gradcheck=gradcheck
     )
+    raise_not_implemented(cls, got)
     check_forward(cls, got["output"], inputs)
     check_grads(cls, got["grads"], inputs, grad_output, factor_hints=factor_hints)
     check_gradcheck(cls, got["gradcheck"], inputs)
@@ -242,6 +253,7 @@ def check_direct(student: Any, cls: str, inputs: Sequence[Any], seed: int) -> No
     out, _ = expected(cls, inputs, None)
     grad_output = grad_output_like(seed, out)
     got = student.scenario("direct", cls=cls, inputs=list(inputs), grad_output=grad_output)
+    raise_not_implemented(cls, got)
     check_forward(cls, got["output"], inputs)
     grads = [g for g, t in zip(got["grads"], inputs) if isinstance(t, torch.Tensor)]
     check_grads(cls, grads, inputs, grad_output)

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import torch
 
 from grader.judge import checks
-from grader.judge.failures import Failure
+from grader.judge.failures import Failure, NotImplementedYet
 
 ALPHA = 1e-9  # per check
 L2 = math.log(2 / ALPHA)  # two-sided
@@ -288,6 +288,7 @@ def init_and_check(
 
 def check_init_mlp(got: dict) -> None:
     """The parameters ``init_mlp_`` left (from the ``init_mlp`` scenario)."""
+    raise_not_implemented("init_mlp_", got)
     if not got["returned_model"]:
         raise Failure("init_mlp_ should return the model it was given")
     params = got["params"]
@@ -302,3 +303,13 @@ def check_init_mlp(got: dict) -> None:
         bias = params.get(f"{layer}.bias")
         if bias is not None:
             checks.close(bias, torch.zeros_like(bias), f"init_mlp_: {layer}.bias", rtol=0, atol=0)
+
+
+def raise_not_implemented(name: str, got: object) -> None:
+    """A scenario reports a stub's NotImplementedError as data; name what is missing."""
+    if isinstance(got, dict) and "not_implemented" in got:
+        said = got["not_implemented"]
+        raise NotImplementedYet(
+            f"{name} is not implemented yet (it raised NotImplementedError"
+            f"{': ' + said if said else ''})"
+        )

@@ -46,6 +46,11 @@ def _grads(out: Any, inputs: list[Any], grad_output: torch.Tensor) -> list[Any]:
     return [_plain(g) for g in torch.autograd.grad(out, wanted, grad_output, allow_unused=True)]
 
 
+def _not_implemented(exc: NotImplementedError) -> dict[str, Any]:
+    """A stub's NotImplementedError as data, so the judge can name the method."""
+    return {"not_implemented": str(exc)[:300]}
+
+
 @scenario
 def run(
     student: Student,
@@ -57,11 +62,17 @@ def run(
 ) -> dict[str, Any]:
     """``cls.apply(*inputs)`` (guarded); its gradients for ``grad_output`` and ``gradcheck``."""
     fn = _cls(student, cls)
-    out = fn.apply(*inputs)
+    try:
+        out = fn.apply(*inputs)
+    except NotImplementedError as exc:
+        return _not_implemented(exc)
     result: dict[str, Any] = {"output": _plain(out), "grads": None, "gradcheck": None}
     with student.unguarded():
         if grad_output is not None:
-            result["grads"] = _grads(out, inputs, grad_output)
+            try:
+                result["grads"] = _grads(out, inputs, grad_output)
+            except NotImplementedError as exc:
+                return _not_implemented(exc)
         if gradcheck:
             try:
                 torch.autograd.gradcheck(fn.apply, tuple(inputs), **GRADCHECK)
@@ -105,13 +116,16 @@ def direct(
     fn = _cls(student, cls)
     ctx = Ctx(tuple(isinstance(t, torch.Tensor) and t.is_floating_point() for t in inputs))
     plain = [t.detach() if isinstance(t, torch.Tensor) else t for t in inputs]
-    with torch.no_grad():
-        if _overrides_setup_context(fn):
-            out = fn.forward(*plain)
-            fn.setup_context(ctx, tuple(plain), out)
-        else:
-            out = fn.forward(ctx, *plain)
-        grads = fn.backward(ctx, grad_output)
+    try:
+        with torch.no_grad():
+            if _overrides_setup_context(fn):
+                out = fn.forward(*plain)
+                fn.setup_context(ctx, tuple(plain), out)
+            else:
+                out = fn.forward(ctx, *plain)
+            grads = fn.backward(ctx, grad_output)
+    except NotImplementedError as exc:
+        return _not_implemented(exc)
     if not isinstance(grads, tuple | list):
         grads = [grads]
     return {"output": _plain(out), "grads": _plain(list(grads))}

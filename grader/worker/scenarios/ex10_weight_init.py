@@ -34,7 +34,10 @@ def in_place(student: Student, *, fn: str, shape: list[int], kwargs: dict[str, A
         ("parameter", nn.Parameter(torch.zeros(shape))),
     ):
         ptr = tensor.data_ptr()
-        result = init(tensor, **kwargs)
+        try:
+            result = init(tensor, **kwargs)
+        except NotImplementedError as exc:
+            return {"not_implemented": str(exc)[:300]}
         out[label] = {
             "returned_same_object": result is tensor,
             "same_storage": tensor.data_ptr() == ptr,
@@ -49,7 +52,7 @@ def in_place(student: Student, *, fn: str, shape: list[int], kwargs: dict[str, A
 @scenario
 def seeded(
     student: Student, *, fn: str, shape: list[int], kwargs: dict[str, Any], seeds: list[int]
-) -> list[torch.Tensor]:
+) -> list[torch.Tensor] | dict[str, str]:
     """One initialization after ``torch.manual_seed(s)`` for each seed."""
     init = _fn(student, fn)
     results = []
@@ -57,7 +60,10 @@ def seeded(
         with student.unguarded():
             torch.manual_seed(s)
         t = torch.empty(shape)
-        init(t, **kwargs)
+        try:
+            init(t, **kwargs)
+        except NotImplementedError as exc:
+            return {"not_implemented": str(exc)[:300]}
         results.append(t.clone())
     return results
 
@@ -96,7 +102,10 @@ def init_mlp(student: Student, *, kind: str, seed: int) -> dict[str, Any]:
                 if isinstance(m, nn.LayerNorm):
                     m.weight.fill_(2.0)
                     m.bias.fill_(-1.0)
-    result = student.init_mlp_(model)
+    try:
+        result = student.init_mlp_(model)
+    except NotImplementedError as exc:
+        return {"not_implemented": str(exc)[:300]}
     return {
         "returned_model": result is model,
         "params": {name: p.detach().clone() for name, p in model.named_parameters()},
