@@ -80,6 +80,10 @@ HINTS = {
         "scheduler.step() once after each epoch"
     ),
     "sched_missing": "scheduler.step() was never called: call it after every optimizer.step()",
+    "sched_before_step": (
+        "call scheduler.step() after optimizer.step(), not before it: stepping the scheduler "
+        "first skips the initial learning rate"
+    ),
     "train_mode": "call model.train() at the start of train_one_epoch (evaluate may have left "
     "the model in eval mode, which switches dropout off)",
     "eval_mode_left": (
@@ -579,13 +583,18 @@ def _audit_scheduler(
                 hint = HINTS["sched_missing"]
             elif scheds == 1 and steps > 1:
                 hint = HINTS["sched_per_epoch"]
+            elif scheds == steps:
+                hint = HINTS["sched_before_step"]
             else:
                 hint = ""
+            got = f"got {scheds} scheduler steps" + (
+                ", but not each right after its optimizer step" if scheds == steps else ""
+            )
             problems.append(
                 Problem(
                     "sched",
                     f"epoch {epoch}: expected scheduler.step() right after each of the {steps} "
-                    f"optimizer steps, got {scheds} scheduler steps",
+                    f"optimizer steps, {got}",
                     hint,
                 )
             )
