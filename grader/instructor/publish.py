@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.instructor import notebooks, stubs
 from grader.instructor.release import MARKER
+from grader.instructor.verify import grade_each
 from grader.judge import exercises as exercise_index
 from grader.judge import runner
 from grader.judge.exercises import Exercise
@@ -86,13 +87,12 @@ def publish(
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by `grade publish-solutions`\n", encoding="utf-8")
     results = []
-    for ex, path in _write_sources(root, out, chosen):
-        try:
-            card = runner.grade(runner.prepare(ex, path, opts), opts)
-        except GraderError as exc:
-            results.append(Published(ex.id, path, None, str(exc)))
+    files = _write_sources(root, out, chosen)
+    for (ex, path), outcome in zip(files, grade_each(files, opts)):
+        if isinstance(outcome, str):
+            results.append(Published(ex.id, path, None, outcome))
             continue
-        shown = card if reveal_hidden else redact_hidden(card)
+        shown = outcome if reveal_hidden else redact_hidden(outcome)
         shown = shown.model_copy(
             update={"submission": shown.submission.model_copy(update={"path": path.name})}
         )

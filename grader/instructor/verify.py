@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,29 +183,47 @@ def verify(
         else:
             job.row.problems[job.column] = [f"{job.path} is missing"]
             job.row.summary[job.column] = "missing"
-    prepared: dict[int, runner.Prepared | str] = {}
-    for i, job in enumerate(jobs):
-        progress(f"{job.exercise.id}: grading the {job.column}")
-        for k in (i, i + 1):  # start the next worker while this one grades
-            if k < len(jobs) and k not in prepared:
-                prepared[k] = _prepare(jobs[k], opts)
-        current = prepared.pop(i)
-        try:
-            if isinstance(current, str):
-                raise GraderError(current)
-            card = runner.grade(current, opts)
-        except GraderError as exc:
-            job.row.problems[job.column] = [f"grading failed: {exc}"]
+    items = [(job.exercise, job.path) for job in jobs]
+    for job, outcome in zip(jobs, grade_each(items, opts, lambda i: progress(_what(jobs[i])))):
+        if isinstance(outcome, str):
+            job.row.problems[job.column] = [f"grading failed: {outcome}"]
             job.row.summary[job.column] = "error"
-            continue
-        job.row.problems[job.column] = job.judge(card)
-        job.row.summary[job.column] = _summary(job, card)
+        else:
+            job.row.problems[job.column] = job.judge(outcome)
+            job.row.summary[job.column] = _summary(job, outcome)
     return rows
 
 
-def _prepare(job: Job, opts: runner.Options) -> runner.Prepared | str:
+def _what(job: Job) -> str:
+    return f"{job.exercise.id}: grading the {job.column}"
+
+
+def grade_each(
+    items: list[tuple[Exercise, Path]],
+    opts: runner.Options,
+    starting: Callable[[int], None] = lambda _: None,
+) -> Iterator[Scorecard | str]:
+    """Grade each (exercise, file) in order, starting the next worker while one grades (as
+    ``grade all`` does); yields each scorecard, or the error that stopped its grading."""
+    prepared: dict[int, runner.Prepared | str] = {}
+    for i in range(len(items)):
+        starting(i)
+        for k in (i, i + 1):
+            if k < len(items) and k not in prepared:
+                prepared[k] = _prepare(*items[k], opts)
+        current = prepared.pop(i)
+        if isinstance(current, str):
+            yield current
+            continue
+        try:
+            yield runner.grade(current, opts)
+        except GraderError as exc:
+            yield str(exc)
+
+
+def _prepare(ex: Exercise, path: Path, opts: runner.Options) -> runner.Prepared | str:
     try:
-        return runner.prepare(job.exercise, job.path, opts)
+        return runner.prepare(ex, path, opts)
     except GraderError as exc:
         return str(exc)
 
