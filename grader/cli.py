@@ -127,7 +127,6 @@ def _guard(fn: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
-
 def _write(card: Any, json_path: Path) -> None:
     from grader.judge.scorecard import write_atomic
 

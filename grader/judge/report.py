@@ -1,4 +1,9 @@
-"""Terminal rendering of a scorecard: one line per test, then what went wrong and why."""
+"""Terminal rendering of a scorecard: one line per test, then what went wrong and why.
+
+Messages quote student code (exception text, a crashed worker's last output), and the report
+is often printed inside a CI job: every line is neutralised so none reads as a workflow
+command.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,23 @@ MARKS = {
     "error": ("ERROR", "magenta"),
     "skipped": ("SKIP", "yellow"),
 }
+
+
+def neutralise(text: str) -> str:
+    """``text`` with no line a GitHub Actions runner would take for a workflow command.
+
+    The runner reads each output line, trims leading whitespace and runs it as a command if it
+    starts with ``::`` (``::notice title=...::``); it also accepts the old ``##[command]`` form
+    anywhere in a line. Lines are split on every line break Python knows (a superset of the
+    runner's), a leading ``::`` becomes ``: :`` and every ``##[`` becomes ``## [``.
+    """
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            line = line[: len(line) - len(stripped)] + ": :" + stripped[2:]
+        out.append(line.replace("##[", "## ["))
+    return "\n".join(out)
 
 
 def _points(x: float) -> str:
@@ -66,7 +88,7 @@ def render(card: Scorecard, *, verbose: bool = False) -> str:
         f"devices: {', '.join(card.environment.devices_tested)} - isolation: "
         f"{card.environment.isolation_mode} - seed {card.seed} - {card.duration_s:.1f} s"
     )
-    return "\n".join(lines)
+    return neutralise("\n".join(lines))
 
 
 def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
@@ -82,4 +104,4 @@ def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
             f"Total: {_points(bundle.score)}/{_points(bundle.max_score)} ({pct:.0f}%)", bold=True
         )
     )
-    return "\n\n".join(parts) + "\n" + "\n".join(table)
+    return "\n\n".join(parts) + "\n" + neutralise("\n".join(table))

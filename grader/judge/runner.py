@@ -207,6 +207,9 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
         except GraderError as exc:
             errors.append(f"{ex.id}: {exc}")
             cards.append(failed_card(ex, root, opts, str(exc)))
+        except Exception as exc:  # a grader bug in one exercise must not lose the others
+            errors.append(f"{ex.id}: internal error {type(exc).__name__}: {exc}")
+            cards.append(failed_card(ex, root, opts, f"internal error: {type(exc).__name__}"))
     bundle = Bundle(
         score=round(sum(c.score for c in cards), 6),
         max_score=round(sum(c.max_score for c in cards), 6),

@@ -112,6 +112,20 @@ def _python_path(scratch: Path) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def _under_tmp(paths: list[str]) -> list[str]:
+    """The real locations (symlinks followed) under /tmp that ``paths`` need, outermost only."""
+    found: list[str] = []
+    for p in paths:
+        real = Path(p).resolve()
+        if real.is_file():
+            real = real.parent
+        if real.is_relative_to("/tmp") and real != Path("/tmp"):
+            found.append(str(real))
+    found.sort()
+    outer = [p for i, p in enumerate(found) if not any(p.startswith(q + "/") for q in found[:i])]
+    return list(dict.fromkeys(outer))
+
+
 def _no_new_privs() -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -243,8 +257,13 @@ def launch(
             "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--proc", "/proc",
             *(["--dev-bind", "/dev", "/dev"] if cuda else ["--dev", "/dev"]),
-            "--tmpfs", "/tmp", "--bind", str(scratch), str(scratch),
+            "--tmpfs", "/tmp",
         ]  # fmt: skip
+        # /tmp is the sandbox's own; what the worker runs from under /tmp (a venv, a
+        # grader unpacked there) is mounted back read-only, the scratch dir read-write.
+        for path in _under_tmp([sys.prefix, sys.executable, *_python_path(scratch)]):
+            cmd += ["--ro-bind", path, path]
+        cmd += ["--bind", str(scratch), str(scratch)]
         for path in hide:
             if path.is_dir() and not scratch.is_relative_to(path.resolve()):
                 cmd += ["--tmpfs", str(path.resolve())]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
+from grader.judge.report import neutralise  # noqa: F401 - re-exported for the renderers
 from grader.judge.scorecard import Bundle, Scorecard, TestResult
 
 
@@ -80,23 +81,6 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + f"... ({len(text) - limit} more characters)"
-
-
-def neutralise(text: str) -> str:
-    """``text`` with no line a GitHub Actions runner would take for a workflow command.
-
-    The runner reads each output line, trims leading whitespace and runs it as a command if it
-    starts with ``::`` (``::notice title=...::``); it also accepts the old ``##[command]`` form
-    anywhere in a line. Lines are split on every line break Python knows (a superset of the
-    runner's), a leading ``::`` becomes ``: :`` and every ``##[`` becomes ``## [``.
-    """
-    out = []
-    for line in text.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith("::"):
-            line = line[: len(line) - len(stripped)] + ": :" + stripped[2:]
-        out.append(line.replace("##[", "## ["))
-    return "\n".join(out)
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
