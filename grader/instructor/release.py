@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.instructor import stubs
+from grader.instructor import stubs, sync
 from grader.judge import exercises as exercise_index
 from grader.judge.exercises import Exercise
 from grader.judge.failures import GraderError
@@ -100,12 +100,30 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
+def _check_in_sync(root: Path, released: list[Exercise]) -> None:
+    """Refuse to ship stubs that differ from what their solutions generate."""
+    stale = []
+    for ex in released:
+        solution = root / "solutions" / f"{ex.module}.py"
+        if not solution.is_file():
+            raise GraderError(f"solutions/{solution.name} is missing")
+        for path, text in sync.expected_for(root, solution).items():
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path.relative_to(root)))
+    if stale:
+        raise GraderError(
+            f"{', '.join(stale)} out of date with solutions/: run `grade stubs` (and "
+            "`grade verify`) before releasing"
+        )
+
+
 def _populate(root: Path, out: Path, released: list[Exercise]) -> None:
     import grader
 
     if not released:
         raise GraderError("there are no exercises to release (reference/ has no exNN_*.py)")
     modules = {ex.module for ex in released}
+    _check_in_sync(root, released)
     for ex in released:
         for suffix in (".py", ".ipynb"):
             src = root / "exercises" / f"{ex.module}{suffix}"
