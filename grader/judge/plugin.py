@@ -231,7 +231,7 @@ class GraderPlugin:
             result.message = (
                 f"{fn} {why}: that is not allowed in this exercise, so no test of {fn} counts"
             )
-            result.hint = "write it yourself from tensor operations; see the exercise text"
+            result.hint = "write it yourself; the exercise text lists what is not allowed"
 
 
 def visibility_of(item: pytest.Item) -> str:

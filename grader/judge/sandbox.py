@@ -186,11 +186,15 @@ class WorkerProcess:
     cgroup: PidsCgroup | None
     output: bytearray = field(default_factory=bytearray)
     output_dropped: int = 0
+    drainer: threading.Thread | None = None
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
         while True:
-            chunk = self.proc.stdout.read1(1 << 16)
+            try:
+                chunk = self.proc.stdout.read1(1 << 16)
+            except (OSError, ValueError):  # closed by kill()
+                return
             if not chunk:
                 return
             room = OUTPUT_CAP - len(self.output)
@@ -216,6 +220,11 @@ class WorkerProcess:
         for fd in (self.to_worker, self.from_worker):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if self.drainer is not None:
+            self.drainer.join(timeout=1)
+        if self.proc.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdout.close()
 
 
 def launch(
@@ -311,5 +320,6 @@ def launch(
     os.close(rep_w)
     layers.append("no_new_privs")
     worker = WorkerProcess(proc, req_w, rep_r, mode, layers, cgroup)
-    threading.Thread(target=worker._drain, daemon=True).start()
+    worker.drainer = threading.Thread(target=worker._drain, daemon=True)
+    worker.drainer.start()
     return worker
