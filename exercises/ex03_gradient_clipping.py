@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import torch  # noqa: F401 (used by the solution bodies)
 from torch import Tensor
 
 
