@@ -169,3 +169,12 @@ def test_state_kept_outside_self_state_gets_the_lost_state_hint():
     )
     for name in ("Adam", "AdamW", "RMSprop"):
         assert tests[f"public/test_state_dict_resumes_exactly[{name}]"].status == "passed"
+
+
+@pytest.mark.slow
+def test_nan_parameters_get_the_division_hint():
+    card = grade(EX, BUGGY / "adam_step_from_zero.py", select="adam_matches", public_only=True)
+    hinted(card, "public/test_adam_matches_torch[cpu-defaults]", "divided by zero")
+    assert "expected finite values, got nan" in (
+        by_id(card)["public/test_adam_matches_torch[cpu-defaults]"].message
+    )

@@ -353,12 +353,28 @@ def check_trajectory(
                 f"{what}: {where} has no gradient (.grad is None) but changed {when}",
                 "skip parameters whose .grad is None: no update at all, not even weight decay",
             )
-        checks.close(got[i][t], expected[i][t], f"{what}: {where} {when}", rtol=rtol, atol=atol)
+        checks.close(
+            got[i][t],
+            expected[i][t],
+            f"{what}: {where} {when}",
+            rtol=rtol,
+            atol=atol,
+            hints=[nonfinite_hint],
+        )
     except Failure as failure:
         if hint and not failure.hint:
             failure.hint = diagnose(case, got) if first_step == 0 else ""
         raise
     raise Failure(f"{what}: {where} {when} differs from torch")  # pragma: no cover
+
+
+def nonfinite_hint(got: torch.Tensor, expected: torch.Tensor) -> str | None:
+    if torch.isfinite(got).all():
+        return None
+    return (
+        "a parameter became NaN or inf: is something divided by zero? Count steps from 1 "
+        "(1 - beta^t is 0 when t = 0), and eps belongs in the denominator (sqrt(v_hat) + eps)"
+    )
 
 
 def check_against_torch(student: Any, case: Case, what: str | None = None) -> None:
