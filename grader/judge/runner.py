@@ -120,9 +120,12 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
     devices, cuda = _devices(opts)
     plugin = GraderPlugin(client=client, devices=devices, grade_seed=seed, cuda_available=cuda)
     _clean_pytest_env()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # references run on tiny inputs; the worker needs the other core
     try:
         code = pytest.main(_pytest_args(ex, opts), plugins=[plugin])
     finally:
+        torch.set_num_threads(threads)
         client.close()
     if plugin.collection_errors:
         raise GraderError("a test suite failed to load:\n" + "\n".join(plugin.collection_errors))
