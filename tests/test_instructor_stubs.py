@@ -29,7 +29,9 @@ def test_every_exercise_has_a_solution_to_generate_from(root):
     assert not missing, f"no solutions/exNN_<slug>.py for {missing}"
 
 
-@pytest.mark.parametrize("solution", sorted((sync.repo_root() / "solutions").glob("ex*_*.py")))
+@pytest.mark.parametrize(
+    "solution", stubs.solution_files(sync.repo_root()), ids=lambda path: path.stem
+)
 def test_every_stub_notebook_grades_the_same_code_as_the_stub(root, solution):
     stub = stubs.stub_for(solution)
     text = notebooks.stub_notebook(stub, solution)
