@@ -178,3 +178,18 @@ def test_nan_parameters_get_the_division_hint():
     assert "expected finite values, got nan" in (
         by_id(card)["public/test_adam_matches_torch[cpu-defaults]"].message
     )
+
+
+@pytest.mark.slow
+def test_decaying_parameters_without_grad_gets_the_skip_hint():
+    card = grade(
+        EX, BUGGY / "adamw_decays_params_without_grad.py", select="without_grad", public_only=True
+    )
+    tests = by_id(card)
+    t = tests["public/test_parameters_without_grad_are_left_alone[AdamW]"]
+    assert t.status == "failed" and "had no gradient (.grad is None) in step 1" in t.message
+    assert "skip parameters whose .grad is None" in t.hint
+    for name in ("SGD", "Adam", "RMSprop"):
+        assert tests[f"public/test_parameters_without_grad_are_left_alone[{name}]"].status == (
+            "passed"
+        )

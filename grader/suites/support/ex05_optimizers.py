@@ -348,9 +348,14 @@ def check_trajectory(
     where = f"parameter {i} (param group {group}, shape {tuple(expected[i].shape[1:])})"
     when = f"after step {first_step + t + 1}"
     try:
-        if case.grads[i] is None and not torch.equal(got[i][t], expected[i][t]):
+        if grad_at(case, i, first_step + t) is None:
+            g, e = got[i][t].double().cpu().flatten(), expected[i][t].double().cpu().flatten()
+            k = int((g - e).abs().nan_to_num(nan=math.inf).argmax())
+            at = checks.index_str(k, tuple(expected[i].shape[1:]))
             raise Failure(
-                f"{what}: {where} has no gradient (.grad is None) but changed {when}",
+                f"{what}: {where} had no gradient (.grad is None) in step {first_step + t + 1} "
+                f"but changed: expected {at} to stay {checks.fmt(e[k].item())}, got "
+                f"{checks.fmt(g[k].item())}",
                 "skip parameters whose .grad is None: no update at all, not even weight decay",
             )
         checks.close(

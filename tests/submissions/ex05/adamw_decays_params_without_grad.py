@@ -1,0 +1,94 @@
+"""Buggy exercise-5: AdamW decays every parameter, even those whose .grad is None."""
+
+import math
+
+import torch
+from torch.optim import Optimizer
+
+
+class SGD(Optimizer):
+    def __init__(
+        self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False
+    ) -> None:
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov,
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            mu, tau = group["momentum"], group["dampening"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+                if mu:
+                    state = self.state[p]
+                    old = state.get("buf")
+                    if old is None:
+                        state["buf"] = g.clone()
+                    else:
+                        state["buf"] = mu * old + (1 - tau) * g
+                    buf = state["buf"]
+                    g = g + mu * buf if group["nesterov"] else buf
+                p.sub_(group["lr"] * g)
+
+
+def _adam(state, p, g, group):
+    beta1, beta2 = group["betas"]
+    if not state:
+        state["t"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+    state["t"] += 1
+    t = state["t"]
+    state["m"] = m = beta1 * state["m"] + (1 - beta1) * g
+    state["v"] = v = beta2 * state["v"] + (1 - beta2) * g * g
+    denom = v.sqrt() / math.sqrt(1 - beta2**t) + group["eps"]
+    p.sub_(group["lr"] / (1 - beta1**t) * m / denom)
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    _adam(self.state[p], p, p.grad + group["weight_decay"] * p, group)
+
+
+class AdamW(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.mul_(1 - group["lr"] * group["weight_decay"])  # BUG: before the grad check
+                if p.grad is not None:
+                    _adam(self.state[p], p, p.grad, group)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0) -> None:
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g, state = p.grad, self.state[p]
+                if not state:
+                    state["v"], state["b"] = torch.zeros_like(p), torch.zeros_like(p)
+                a = group["alpha"]
+                state["v"] = a * state["v"] + (1 - a) * g * g
+                step = g / (state["v"].sqrt() + group["eps"])
+                if group["momentum"] > 0:
+                    state["b"] = step = group["momentum"] * state["b"] + step
+                p.sub_(group["lr"] * step)
