@@ -201,11 +201,18 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
     seed = opts.resolved_seed()
     cards: list[Scorecard] = []
     errors: list[str] = []
-    upcoming: Prepared | None = None
+    upcoming: Prepared | GraderError | None = None
     for i, ex in enumerate(exercises):
         try:
             current = upcoming or prepare(ex, root, opts)
-            upcoming = prepare(exercises[i + 1], root, opts) if i + 1 < len(exercises) else None
+            if isinstance(current, GraderError):
+                raise current
+            upcoming = None
+            if i + 1 < len(exercises):  # its worker imports torch while this one is graded
+                try:
+                    upcoming = prepare(exercises[i + 1], root, opts)
+                except GraderError as exc:
+                    upcoming = exc
             cards.append(grade(current, opts))
         except GraderError as exc:
             errors.append(f"{ex.id}: {exc}")

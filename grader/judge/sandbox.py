@@ -270,7 +270,8 @@ def launch(
         ]  # fmt: skip
         # /tmp is the sandbox's own; what the worker runs from under /tmp (a venv, a
         # grader unpacked there) is mounted back read-only, the scratch dir read-write.
-        for path in _under_tmp([sys.prefix, sys.executable, *_python_path(scratch)]):
+        needed = [sys.prefix, sys.base_prefix, sys.executable, *_python_path(scratch)]
+        for path in _under_tmp(needed):
             cmd += ["--ro-bind", path, path]
         cmd += ["--bind", str(scratch), str(scratch)]
         for path in hide:
