@@ -343,21 +343,12 @@ def check_trajectory(
                 first = (t, i)
     if first is None:
         return
+    moved_without_grad(case, got, what, first_step)
     t, i = first
     group = case.group_of[i]
     where = f"parameter {i} (param group {group}, shape {tuple(expected[i].shape[1:])})"
     when = f"after step {first_step + t + 1}"
     try:
-        if grad_at(case, i, first_step + t) is None:
-            g, e = got[i][t].double().cpu().flatten(), expected[i][t].double().cpu().flatten()
-            k = int((g - e).abs().nan_to_num(nan=math.inf).argmax())
-            at = checks.index_str(k, tuple(expected[i].shape[1:]))
-            raise Failure(
-                f"{what}: {where} had no gradient (.grad is None) in step {first_step + t + 1} "
-                f"but changed: expected {at} to stay {checks.fmt(e[k].item())}, got "
-                f"{checks.fmt(g[k].item())}",
-                "skip parameters whose .grad is None: no update at all, not even weight decay",
-            )
         checks.close(
             got[i][t],
             expected[i][t],
@@ -371,6 +362,33 @@ def check_trajectory(
             failure.hint = diagnose(case, got) if first_step == 0 else ""
         raise
     raise Failure(f"{what}: {where} {when} differs from torch")  # pragma: no cover
+
+
+def moved_without_grad(case: Case, got: Sequence[torch.Tensor], what: str, first_step: int) -> None:
+    """Fail on the earliest step where a parameter without a gradient changed at all."""
+    initial = [p for group in case.groups for p in group["params"]]
+    found: tuple[int, int] | None = None
+    for i, traj in enumerate(got):
+        prev = initial[i] if first_step == 0 else traj[0]
+        for t in range(0 if first_step == 0 else 1, traj.shape[0]):
+            if grad_at(case, i, first_step + t) is None and not torch.equal(traj[t], prev):
+                if found is None or t < found[0]:
+                    found = (t, i)
+                break
+            prev = traj[t]
+    if found is None:
+        return
+    t, i = found
+    before = (initial[i] if first_step == 0 and t == 0 else got[i][t - 1]).double().cpu().flatten()
+    after = got[i][t].double().cpu().flatten()
+    k = int((after - before).abs().nan_to_num(nan=math.inf).argmax())
+    at = checks.index_str(k, tuple(got[i].shape[1:]))
+    raise Failure(
+        f"{what}: parameter {i} (param group {case.group_of[i]}) had no gradient (.grad is None) "
+        f"in step {first_step + t + 1} but changed: {at} went from {checks.fmt(before[k].item())} "
+        f"to {checks.fmt(after[k].item())}",
+        "skip parameters whose .grad is None: no update at all, not even weight decay",
+    )
 
 
 def nonfinite_hint(got: torch.Tensor, expected: torch.Tensor) -> str | None:

@@ -1,4 +1,9 @@
-"""Buggy exercise-5: SGD's Nesterov step uses the momentum buffer from before the update."""
+"""Buggy exercise-5, two independent mistakes:
+
+- Adam adds eps before the bias correction of sqrt(v) (the paper's eps-hat form);
+- AdamW uses coupled (L2) weight decay: weight_decay * p added to the gradient.
+
+AdamW's Adam update is otherwise correct (its own copy); SGD and RMSprop are right."""
 
 import math
 
@@ -32,14 +37,23 @@ class SGD(Optimizer):
                     else:
                         state["buf"] = mu * old + (1 - tau) * g
                     buf = state["buf"]
-                    if group["nesterov"]:
-                        g = g + mu * (old if old is not None else 0)  # BUG: the old buffer
-                    else:
-                        g = buf
+                    g = g + mu * buf if group["nesterov"] else buf
                 p.sub_(group["lr"] * g)
 
 
 def _adam(state, p, g, group):
+    beta1, beta2 = group["betas"]
+    if not state:
+        state["t"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+    state["t"] += 1
+    t = state["t"]
+    state["m"] = m = beta1 * state["m"] + (1 - beta1) * g
+    state["v"] = v = beta2 * state["v"] + (1 - beta2) * g * g
+    step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    p.sub_(step_size * m / (v.sqrt() + group["eps"]))  # BUG: eps before the correction
+
+
+def _adam_correct(state, p, g, group):
     beta1, beta2 = group["betas"]
     if not state:
         state["t"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
@@ -72,8 +86,8 @@ class AdamW(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    p.mul_(1 - group["lr"] * group["weight_decay"])
-                    _adam(self.state[p], p, p.grad, group)
+                    g = p.grad + group["weight_decay"] * p  # BUG: coupled decay
+                    _adam_correct(self.state[p], p, g, group)
 
 
 class RMSprop(Optimizer):

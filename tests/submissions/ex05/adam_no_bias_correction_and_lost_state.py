@@ -1,4 +1,12 @@
-"""Buggy exercise-5: Adam counts its steps from 0 in the bias corrections (a division by zero on the first step)."""
+"""Buggy exercise-5, three independent mistakes:
+
+- Adam (and AdamW, which shares the update) has no bias correction;
+- SGD keeps its momentum buffers outside self.state, so state_dict() does not save them and a
+  resumed SGD starts without momentum (visible only when resuming);
+- AdamW decays every parameter, even those whose .grad is None (visible only with such
+  parameters).
+
+RMSprop is right."""
 
 import math
 
@@ -25,7 +33,8 @@ class SGD(Optimizer):
                     continue
                 g = p.grad + group["weight_decay"] * p
                 if mu:
-                    state = self.state[p]
+                    # BUG: not self.state[p], so state_dict() never sees the buffers
+                    state = self.__dict__.setdefault("buffers", {}).setdefault(p, {})
                     old = state.get("buf")
                     if old is None:
                         state["buf"] = g.clone()
@@ -40,12 +49,11 @@ def _adam(state, p, g, group):
     beta1, beta2 = group["betas"]
     if not state:
         state["t"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
-    t = state["t"]  # BUG: the step count starts at 0 here
     state["t"] += 1
+    t = state["t"]
     state["m"] = m = beta1 * state["m"] + (1 - beta1) * g
     state["v"] = v = beta2 * state["v"] + (1 - beta2) * g * g
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+    p.sub_(group["lr"] * m / (v.sqrt() + group["eps"]))  # BUG: no bias correction
 
 
 class Adam(Optimizer):
@@ -68,8 +76,8 @@ class AdamW(Optimizer):
     def step(self, closure=None):
         for group in self.param_groups:
             for p in group["params"]:
+                p.mul_(1 - group["lr"] * group["weight_decay"])  # BUG: before the grad check
                 if p.grad is not None:
-                    p.mul_(1 - group["lr"] * group["weight_decay"])
                     _adam(self.state[p], p, p.grad, group)
 
 

@@ -1,4 +1,11 @@
-"""Buggy exercise-5: SGD keeps its momentum buffers outside self.state, so state_dict() does not save them and a resumed SGD starts without momentum."""
+"""Buggy exercise-5, three independent mistakes:
+
+- SGD dampens its very first momentum step (visible only with dampening > 0);
+- SGD's Nesterov step uses the momentum buffer from before the update (visible only with
+  nesterov=True, where dampening is 0);
+- Adam counts its steps from 0 in the bias corrections: a division by zero, NaN parameters.
+
+AdamW (its own, correct update) and RMSprop are right."""
 
 import math
 
@@ -25,15 +32,17 @@ class SGD(Optimizer):
                     continue
                 g = p.grad + group["weight_decay"] * p
                 if mu:
-                    # BUG: not self.state[p], so state_dict() never sees the buffers
-                    state = self.__dict__.setdefault("buffers", {}).setdefault(p, {})
+                    state = self.state[p]
                     old = state.get("buf")
                     if old is None:
-                        state["buf"] = g.clone()
+                        state["buf"] = (1 - tau) * g  # BUG: torch starts with b = g
                     else:
                         state["buf"] = mu * old + (1 - tau) * g
                     buf = state["buf"]
-                    g = g + mu * buf if group["nesterov"] else buf
+                    if group["nesterov"]:
+                        g = g + mu * (old if old is not None else 0)  # BUG: the old buffer
+                    else:
+                        g = buf
                 p.sub_(group["lr"] * g)
 
 
@@ -49,6 +58,18 @@ def _adam(state, p, g, group):
     p.sub_(group["lr"] / (1 - beta1**t) * m / denom)
 
 
+def _adam_from_zero(state, p, g, group):
+    beta1, beta2 = group["betas"]
+    if not state:
+        state["t"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+    t = state["t"]  # BUG: the step count starts at 0 here
+    state["t"] += 1
+    state["m"] = m = beta1 * state["m"] + (1 - beta1) * g
+    state["v"] = v = beta2 * state["v"] + (1 - beta2) * g * g
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+
+
 class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
@@ -58,7 +79,8 @@ class Adam(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    _adam(self.state[p], p, p.grad + group["weight_decay"] * p, group)
+                    g = p.grad + group["weight_decay"] * p
+                    _adam_from_zero(self.state[p], p, g, group)
 
 
 class AdamW(Optimizer):
