@@ -1,8 +1,8 @@
-"""Buggy exercise-4: the schedulers only really schedule the first param group.
+"""Buggy exercise-4: param-group mistakes, and a scheduler that forgets its step.
 
 StepDecayLR gives every group the first group's schedule; CosineAnnealingLR only writes the
-first group's lr; WarmupCosineLR schedules every group but get_last_lr() reports only the
-first.
+first group's lr; WarmupCosineLR schedules every group, but get_last_lr() reports only the
+first, and its state_dict() leaves out the step count, so a resumed WarmupCosineLR starts over.
 """
 
 import math
@@ -99,3 +99,8 @@ class WarmupCosineLR(LRScheduler):
 
     def get_last_lr(self) -> list[float]:
         return self._last_lr[:1]  # BUG: one lr only
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        del state["last_epoch"]  # BUG: the step count is not saved
+        return state
