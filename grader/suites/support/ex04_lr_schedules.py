@@ -101,16 +101,14 @@ def run(student: Any, scenario: str, label: str, **data: Any) -> Any:
     try:
         return student.scenario(scenario, timeout=20, **data)
     except StudentError as exc:
-        message = exc.message.replace(f"scenario {scenario!r}", label, 1)
+        message = exc.message.replace(f"scenario {scenario!r}", label)
         raise type(exc)(message, exc.hint) from None
 
 
 def student_curve(
     student: Any, name: str, steps: Sequence[int], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> list[float]:
-    got = run(
-        student, "curve", name, function=name, steps=list(steps), args=list(args), kwargs=kwargs
-    )
+    got = run(student, f"curve_{name}", name, steps=list(steps), args=list(args), kwargs=kwargs)
     return [number(v, f"{name}({call_text(s, args, kwargs)})") for s, v in zip(steps, got)]
 
 
@@ -221,9 +219,8 @@ def run_schedule(
     n = len(group_lrs)
     result = run(
         student,
-        "schedule",
+        f"schedule_{cls}",
         cls,
-        cls=cls,
         kwargs=kwargs,
         group_lrs=list(group_lrs),
         steps=steps,

@@ -146,7 +146,7 @@ def in_worker(student: Any, scenario: str, label: str, **data: Any) -> Any:
     try:
         return student.scenario(scenario, timeout=30, **data)
     except StudentError as exc:
-        message = exc.message.replace(f"scenario {scenario!r}", label, 1)
+        message = exc.message.replace(f"scenario {scenario!r}", label)
         raise type(exc)(message, exc.hint) from None
 
 
@@ -154,9 +154,8 @@ def run_student(student: Any, case: Case, resume_at: int | None = None) -> dict[
     """The student's trajectory (and resumed trajectory) for ``case``, from the worker."""
     return in_worker(
         student,
-        "trajectory",
+        f"trajectory_{case.optimizer}",
         case.optimizer,
-        optimizer=case.optimizer,
         groups=case.groups,
         kwargs=case.kwargs,
         grads=case.grads,

@@ -40,7 +40,6 @@ def _describe(value: Any) -> str:
     return f"<a {type(value).__name__}>"
 
 
-@scenario
 def curve(
     student: Student, *, function: str, steps: list[int], args: list[Any], kwargs: dict[str, Any]
 ) -> Any:
@@ -50,7 +49,6 @@ def curve(
     return [v if isinstance(v, int | float | torch.Tensor) else _describe(v) for v in values]
 
 
-@scenario
 def outcome(student: Student, *, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """Call ``function`` once and report what happened: a return value or an exception type."""
     fn = getattr(student, function)
@@ -65,7 +63,6 @@ def outcome(student: Student, *, function: str, args: list[Any], kwargs: dict[st
     }
 
 
-@scenario
 def schedule(
     student: Student,
     *,
@@ -115,3 +112,21 @@ def schedule(
                 resumed.append(_lrs(fresh_optimizer))
             result["resumed"] = resumed
     return result
+
+
+def _per_name(fn: Any, param: str, names: list[str]) -> None:
+    """Register ``fn`` once per student name (``schedule_StepDecayLR``, ...): the judge counts
+    a hang or crash per scenario name, so one broken scheduler must not stop the others."""
+    for name in names:
+
+        def run(student: Student, _fn: Any = fn, _name: str = name, **data: Any) -> Any:
+            return _fn(student, **{param: _name}, **data)
+
+        run.__name__ = f"{fn.__name__}_{name}"
+        scenario(run)
+
+
+FUNCTIONS = ["step_decay", "cosine_annealing", "warmup_cosine"]
+_per_name(curve, "function", FUNCTIONS)
+_per_name(outcome, "function", FUNCTIONS)
+_per_name(schedule, "cls", ["StepDecayLR", "CosineAnnealingLR", "WarmupCosineLR"])

@@ -3,7 +3,9 @@
 - Adam adds eps before the bias correction of sqrt(v) (the paper's eps-hat form);
 - AdamW uses coupled (L2) weight decay: weight_decay * p added to the gradient.
 
-AdamW's Adam update is otherwise correct (its own copy); SGD and RMSprop are right."""
+AdamW's Adam update is otherwise correct (its own copy); RMSprop is right. SGD kills the
+process: its tests come first and must not take Adam's and AdamW's tests down with them.
+"""
 
 import math
 
@@ -23,6 +25,9 @@ class SGD(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        import os
+
+        os._exit(3)  # a crash: the worker process ends
         for group in self.param_groups:
             mu, tau = group["momentum"], group["dampening"]
             for p in group["params"]:
