@@ -170,7 +170,8 @@ def close(
             f"{what}: expected finite values, got {fmt(g.flatten()[i].item())} at index "
             f"{index_str(i, g.shape)} ({int(bad_nonfinite.sum())} non-finite of {g.numel()})",
             _first_hint(hints, got, exp)
-            or "a value overflowed: exp() of large numbers is inf -- subtract the max first",
+            or "a value became inf or NaN: an overflow (exp of a large number?) or a division "
+            "by zero",
         )
     same_nonfinite = (~finite_exp) & ((g == e) | (torch.isnan(g) & torch.isnan(e)))
     diff = torch.where(same_nonfinite, torch.zeros_like(g), (g - e).abs())
