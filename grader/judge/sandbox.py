@@ -270,7 +270,8 @@ def launch(
         ]  # fmt: skip
         # /tmp is the sandbox's own; what the worker runs from under /tmp (a venv, a
         # grader unpacked there) is mounted back read-only, the scratch dir read-write.
-        needed = [sys.prefix, sys.base_prefix, sys.executable, *_python_path(scratch)]
+        grader_dir = str(Path(grader.__file__).resolve().parent)  # the symlink's target
+        needed = [sys.prefix, sys.base_prefix, sys.executable, grader_dir, *_python_path(scratch)]
         for path in _under_tmp(needed):
             cmd += ["--ro-bind", path, path]
         cmd += ["--bind", str(scratch), str(scratch)]
