@@ -11,7 +11,11 @@ from grader.judge.exercises import REFERENCE_DIR, SUITES_DIR
 from tests.conftest import SUBMISSIONS
 
 SECRET = "TLG_TEST_SECRET_TOKEN"
-ESCAPES = [Path("/tmp/tlg-probe-escape"), REFERENCE_DIR.parent / "tlg-probe-escape"]
+ESCAPES = [
+    Path("/tmp/tlg-probe-escape"),
+    REFERENCE_DIR.parent / "tlg-probe-escape",
+    Path("/var/tmp/tlg-probe-escape"),
+]
 
 
 def available(mode: str) -> bool:
@@ -79,8 +83,8 @@ def test_bwrap_masks_answers_and_makes_the_filesystem_read_only(probe):
     if mode != "bwrap":
         pytest.skip("only bubblewrap masks paths")
     assert all(listing == [] for listing in seen["listing"].values()), seen["listing"]
-    assert str(ESCAPES[1]) not in seen["written"]  # the repository is read-only
-    assert not any(p.exists() for p in ESCAPES)  # /tmp is the sandbox's own tmpfs
+    assert str(ESCAPES[2]) not in seen["written"]  # outside /tmp everything is read-only
+    assert not any(p.exists() for p in ESCAPES)  # and /tmp is the sandbox's own tmpfs
     assert "hidden tests and answers masked" in layers
 
 
