@@ -94,9 +94,10 @@ def render(card: Scorecard, *, verbose: bool = False) -> str:
 def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
     parts = [render(c, verbose=verbose) for c in bundle.exercises]
     table = ["", click.style("Summary", bold=True)]
+    width = max((len(c.title) for c in bundle.exercises), default=0)
     for c in bundle.exercises:
         table.append(
-            f"  {c.exercise:<12} {c.title:<40} {_points(c.score):>6}/{_points(c.max_score)}"
+            f"  {c.exercise:<12} {c.title:<{width}} {_points(c.score):>6}/{_points(c.max_score)}"
         )
     pct = 100 * bundle.score / bundle.max_score if bundle.max_score else 0.0
     table.append(
