@@ -109,6 +109,7 @@ CHEATS = [
     "builtin_private.py",
     "builtin_thread.py",
     "builtin_profiler_off.py",
+    "builtin_exec_in_threading.py",
 ]
 
 

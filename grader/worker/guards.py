@@ -29,6 +29,8 @@ PROCESS_STARTERS = {
     "_posixsubprocess.fork_exec": "started a new process (subprocess)",
 }
 TAMPERING = "switched off the grader's call tracing (sys.setprofile/threading.setprofile)"
+# Where threading installs threading.setprofile's hook in a new thread.
+BOOTSTRAP_CODE = threading.Thread._bootstrap_inner.__code__  # type: ignore[attr-defined]
 
 
 def resolve(dotted: str) -> Any:
@@ -130,8 +132,10 @@ class Guard:
     def _installs_hook(self, frame: FrameType) -> bool:
         """``threading`` itself calling ``sys.setprofile(_profile_hook)`` as a watched thread
         starts, with our hook as the value: that installs the tracing, it does not remove it."""
+        # The exact code object, not the module's globals: exec(code, vars(threading)) would
+        # otherwise pass for threading itself.
         return (
-            frame.f_globals.get("__name__") == "threading"
+            frame.f_code is BOOTSTRAP_CODE
             and getattr(threading, "_profile_hook", None) is self.trace
         )
 
