@@ -117,13 +117,15 @@ def compare_timing(
     return {"reference_s": ref, "student_s": stu, "ratio": stu / ref, "rounds": len(stu_times)}
 
 
-def count_torch_calls(fn: Callable[[], Any]) -> int:
-    """How many torch API calls (functions, methods, indexing, ``.item()``) ``fn`` makes."""
+@contextmanager
+def torch_calls() -> Iterator[list[str]]:
+    """Record the name of every torch API call (functions, methods, indexing, ``.item()``)
+    made inside the block, in order."""
     from torch.overrides import TorchFunctionMode
 
-    class Counter(TorchFunctionMode):
-        calls = 0
+    calls: list[str] = []
 
+    class Recorder(TorchFunctionMode):
         def __torch_function__(
             self,
             func: Any,
@@ -131,12 +133,18 @@ def count_torch_calls(fn: Callable[[], Any]) -> int:
             args: tuple[Any, ...] = (),
             kwargs: dict[str, Any] | None = None,
         ) -> Any:
-            Counter.calls += 1
+            calls.append(getattr(func, "__name__", None) or str(func))
             return func(*args, **(kwargs or {}))
 
-    with Counter():
+    with Recorder():
+        yield calls
+
+
+def count_torch_calls(fn: Callable[[], Any]) -> int:
+    """How many torch API calls ``fn`` makes."""
+    with torch_calls() as calls:
         fn()
-    return Counter.calls
+    return len(calls)
 
 
 def recover_tracing(student: Student) -> None:

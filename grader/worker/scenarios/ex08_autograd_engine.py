@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.worker.harness import Student, recover_tracing, scenario
+from grader.worker.harness import Student, recover_tracing, scenario, torch_calls
 
 # op -> (Python method that must exist on Value, how to apply it)
 OPS: dict[str, tuple[str, Any]] = {
@@ -65,25 +65,9 @@ def _error(stage: str, node: int, method: str, exc: BaseException) -> dict[str, 
     }
 
 
-def _torch_counter() -> tuple[Any, list[str]]:
-    from torch.overrides import TorchFunctionMode
-
-    seen: list[str] = []
-
-    class Count(TorchFunctionMode):
-        def __torch_function__(
-            self,
-            func: Any,
-            types: Any,
-            args: tuple[Any, ...] = (),
-            kwargs: dict[str, Any] | None = None,
-        ) -> Any:
-            name = getattr(func, "__name__", None) or str(func)
-            if name not in seen and len(seen) < 20:
-                seen.append(name)
-            return func(*args, **(kwargs or {}))
-
-    return Count(), seen
+def _names(calls: list[str]) -> list[str]:
+    """The first 20 distinct torch calls, for the judge's message."""
+    return list(dict.fromkeys(calls))[:20]
 
 
 def run_recipe(student: Student | None, value_cls: Any, nodes: list[list[Any]]) -> dict[str, Any]:
@@ -144,35 +128,35 @@ def run_recipe(student: Student | None, value_cls: Any, nodes: list[list[Any]]) 
 def recipes(student: Student, *, recipes: list[list[list[Any]]]) -> dict[str, Any]:
     """Run each recipe; also report the torch calls the engine made (it must make none)."""
     value_cls = student.Value
-    counter, seen = _torch_counter()
     results = []
-    with counter:
+    with torch_calls() as calls:
         for nodes in recipes:
             results.append(run_recipe(student, value_cls, nodes))
-    return {"results": results, "torch_calls": seen}
+    return {"results": results, "torch_calls": _names(calls)}
 
 
 @scenario
 def chain(student: Student, *, length: int, factor: float, x0: float) -> dict[str, Any]:
     """A chain ``v = v * factor`` of ``length`` nodes: only the leaf and the output come back."""
     value_cls = student.Value
-    counter, seen = _torch_counter()
-    with counter:
+    with torch_calls() as calls:
         try:
             leaf = value_cls(x0)
             v = leaf
             for _ in range(length - 1):
                 v = v * factor
         except BaseException as exc:
-            return {"error": _error("forward", 0, "__mul__", exc), "torch_calls": seen}
+            return {"error": _error("forward", 0, "__mul__", exc), "torch_calls": _names(calls)}
         try:
             v.backward()
         except BaseException as exc:
             if isinstance(exc, RecursionError):
                 recover_tracing(student)
-            return {"error": _error("backward", length - 1, "backward", exc), "torch_calls": seen}
+            error = _error("backward", length - 1, "backward", exc)
+            return {"error": error, "torch_calls": _names(calls)}
         try:
             result = {"data": _number(v.data), "grad": _number(leaf.grad)}
         except BaseException as exc:
-            return {"error": _error("attributes", length - 1, "grad", exc), "torch_calls": seen}
-    return {**result, "torch_calls": seen}
+            error = _error("attributes", length - 1, "grad", exc)
+            return {"error": error, "torch_calls": _names(calls)}
+    return {**result, "torch_calls": _names(calls)}
