@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -95,11 +96,7 @@ class WorkerClient:
         self._load_sent_at = time.monotonic()
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-            self.worker = None
-        import shutil
-
+        self.close_worker()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _lose(self, what: str, why: str) -> WorkerLost:
