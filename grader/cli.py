@@ -282,7 +282,11 @@ def _add_optional_commands() -> None:
     """Commands that live in optional packages (a student release ships without some)."""
     from importlib import import_module
 
-    for name in ("grader.instructor.commands", "grader.platforms.commands"):
+    for name in (
+        "grader.instructor.commands",
+        "grader.platforms.commands",
+        "grader.regrade.commands",
+    ):
         try:
             module = import_module(name)
         except ModuleNotFoundError as exc:
