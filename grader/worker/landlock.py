@@ -225,7 +225,9 @@ def other_threads_running() -> bool:
     """True when this process has more than one thread (Landlock would miss the others).
 
     Reads ``/proc/self/task`` (sees native threads, e.g. OpenMP pools, too); falls back to
-    Python's own count where ``/proc`` is not readable.
+    Python's own count where ``/proc`` is not readable. A thread just ``join()``-ed may still be
+    listed for a moment (join returns before the kernel has reaped it): restrict before starting
+    threads, not after joining them.
     """
     try:
         return len(os.listdir("/proc/self/task")) > 1
