@@ -377,12 +377,20 @@ def install(own_pid: int | None = None) -> Result:
     ``raise()``, ``pthread_kill``); it defaults to ``os.getpid()`` and must be the pid *as this
     process sees it* (inside a PID namespace, the namespaced one). Raises :class:`SeccompError`
     when libseccomp is missing or the kernel refuses the filter; nothing is half-loaded.
+
+    Order in the worker: :func:`available` (loads libseccomp), then Landlock, then this, then
+    torch and student code. After it, ``DataLoader(num_workers>0)``, ``multiprocessing`` and
+    ``torch.compile``'s compiler subprocesses fail with ``PermissionError``, by design.
     """
     if os.environ.get(SIMULATE_ENV) == "1":
         raise SeccompError(errno.ENOSYS, f"seccomp disabled by {SIMULATE_ENV}=1")
     lib = _load_library()
     if lib is None:
-        raise SeccompError(errno.ENOENT, "libseccomp.so.2 is not installed")
+        raise SeccompError(
+            errno.ENOENT,
+            "libseccomp.so.2 could not be loaded (not installed, or hidden by Landlock: "
+            "call available() before restricting the file system)",
+        )
     ctx, result = _build(lib, os.getpid() if own_pid is None else own_pid)
     try:
         rc = lib.seccomp_load(ctx)
