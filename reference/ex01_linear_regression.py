@@ -7,8 +7,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from grader.judge.gradcheck import central_difference
-
 TITLE = "Gradients by hand: linear regression"
 FORBIDDEN = [
     "torch.Tensor.backward",
@@ -36,6 +34,33 @@ FORBIDDEN = [
     "torch._C._nn.mse_loss",
     "torch.nn.MSELoss",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": [
+        ".grad_fn",
+        ".next_functions",
+        ".register_hook",
+        ".register_post_accumulate_grad_hook",
+        "torch.autograd",
+        "torch.func",
+    ],
+    "why": (
+        "exercise-1 is deriving the gradients by hand: autograd (its graph and hooks "
+        "included) and `F.mse_loss` would do it for you"
+    ),
+    "instead": (
+        "write the formulas from the exercise text with tensor operations (`X.T @ r`, "
+        "`.sum()`, `.mean()`)"
+    ),
+}
 
 
 def predict(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -60,7 +85,20 @@ def mse_gradients(
 def numerical_gradient(
     f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
-    return central_difference(f, x, eps).to(x.dtype)
+    # Written out: torch has no finite differences, and this module runs in the sandboxed
+    # worker (grade verify), which sees none of the judge's helpers.
+    work = x.detach().to(torch.float64).clone()
+    flat = work.view(-1)
+    grad = torch.empty_like(flat)
+    for i in range(flat.numel()):
+        old = flat[i].item()
+        flat[i] = old + eps
+        f_plus = float(f(work))
+        flat[i] = old - eps
+        f_minus = float(f(work))
+        flat[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad.view(x.shape).to(x.dtype)
 
 
 def gradient_descent(

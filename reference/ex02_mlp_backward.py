@@ -43,6 +43,33 @@ FORBIDDEN = [
     "torch.nn.NLLLoss",
     "torch.nn.LogSoftmax",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": [
+        ".grad_fn",
+        ".next_functions",
+        ".register_hook",
+        ".register_post_accumulate_grad_hook",
+        "torch.autograd",
+        "torch.func",
+    ],
+    "why": (
+        "exercise-2 is backpropagation by hand: autograd (its graph and hooks included) and "
+        "torch's cross-entropy and log-softmax would do it for you"
+    ),
+    "instead": (
+        "take logs with `torch.logsumexp` and apply the chain rule layer by layer, as the "
+        "exercise text shows"
+    ),
+}
 
 PARAMS = ("W1", "b1", "W2", "b2")
 

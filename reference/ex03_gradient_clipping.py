@@ -17,6 +17,23 @@ FORBIDDEN = [
     "torch.nn.utils.clip_grad._get_total_norm",
     "torch.nn.utils.clip_grad._clip_grads_with_norm_",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": [],
+    "why": "exercise-3 is writing gradient clipping yourself",
+    "instead": (
+        "compute the norm with `torch.linalg.vector_norm` and scale the gradients with "
+        "`Tensor.mul_`"
+    ),
+}
 
 
 def clip_grad_norm(

@@ -30,6 +30,23 @@ FORBIDDEN = [
     "torch.optim.lr_scheduler.OneCycleLR",
     "torch.optim.lr_scheduler.ReduceLROnPlateau",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": [],
+    "why": "exercise-4 is writing the schedules yourself",
+    "instead": (
+        "compute the rate from the formula in the exercise text; subclass "
+        "`torch.optim.lr_scheduler.LRScheduler` for the classes"
+    ),
+}
 
 
 class StepDecayLR(lr_scheduler.StepLR):

@@ -43,6 +43,23 @@ FORBIDDEN = [
     "torch._fused_adamw_",
     "torch._fused_adagrad_",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": [],
+    "why": "exercise-5 is writing the optimizers' updates yourself",
+    "instead": (
+        "subclass `torch.optim.Optimizer` and write the update with in-place tensor "
+        "operations (`mul_`, `add_`, `addcdiv_`)"
+    ),
+}
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 

@@ -35,6 +35,23 @@ FORBIDDEN = [
     "torch.func.jacrev",
     "torch.autograd.Variable._execution_engine.run_backward",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": [],
+    "why": "exercise-9 is writing forward and backward by hand",
+    "instead": (
+        "use tensor operations (`@`, `torch.sigmoid`, `mean`, `sum`) in forward and return "
+        "the gradients you derive from `backward`"
+    ),
+}
 
 
 def _vjp(fn: Callable[..., Tensor], inputs: tuple[Tensor, ...], grad_output: Tensor) -> Any:

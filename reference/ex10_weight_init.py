@@ -37,6 +37,23 @@ FORBIDDEN = [
     "torch.nn.init.kaiming_uniform",
     "torch.nn.init.kaiming_normal",
 ]
+# The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
+# student code runs. "imports": the modules the student's file may import, each with its public
+# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
+# student reads next to a use of FORBIDDEN or "extras".
+AUDIT = {
+    "imports": (
+        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
+        "itertools math random copy numbers abc enum warnings time torch numpy"
+    ),
+    "extras": ["torch.nn.init"],
+    "why": "exercise-10 is writing the initializers yourself",
+    "instead": (
+        "fill the tensor with `Tensor.uniform_`, `Tensor.normal_` or `Tensor.zero_` under "
+        "`torch.no_grad()`"
+    ),
+}
 
 
 def calculate_fans(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -2,23 +2,39 @@
 
 An exercise NN is the set ``exercises/exNN_<slug>.py`` (stub), ``solutions/exNN_<slug>.py``,
 ``reference/exNN_<slug>.py`` and the suites ``grader/suites/{public,hidden}/test_exNN_<slug>.py``.
-The reference module declares ``TITLE`` and ``FORBIDDEN`` (dotted names the student may not
-call) as literals; they are read with ``ast`` so listing exercises imports nothing heavy.
+The reference module declares ``TITLE``, ``FORBIDDEN`` (dotted names the student may not
+call) and ``AUDIT`` (what the judge's source audit allows: see ``grader/judge/audit/``) as
+literals; they are read with ``ast`` so listing exercises imports nothing heavy.
+
+A student release has no ``reference/``: ``grade release`` writes every exercise's fields to
+``grader/suites/expected/exercises.json``, next to the recorded answers that stand in for the
+references there (see :mod:`grader.judge.expectations`).
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import reference
 from grader.judge.failures import GraderError
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-REFERENCE_DIR = Path(reference.__file__).resolve().parent
+RELEASE_INDEX = SUITES_DIR / "expected" / "exercises.json"  # only in a student release
+
+
+def _reference_dir() -> Path:
+    if RELEASE_INDEX.is_file():  # a release: never import a `reference` a student may add
+        return RELEASE_INDEX.parent
+    import reference
+
+    return Path(reference.__file__).resolve().parent
+
+
+REFERENCE_DIR = _reference_dir()
 NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.py$")
 
 
@@ -28,6 +44,11 @@ class Exercise:
     slug: str
     title: str
     forbidden: tuple[str, ...]
+    # The source audit's policy, from the reference's AUDIT literal. None: the course baseline.
+    audit_imports: tuple[str, ...] | None = None
+    audit_extras: tuple[str, ...] = ()
+    audit_why: str = ""
+    audit_instead: str = ""
 
     @property
     def id(self) -> str:
@@ -49,14 +70,46 @@ def _literals(path: Path) -> dict[str, object]:
     out: dict[str, object] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in ("TITLE", "FORBIDDEN"):
-                out[target.id] = ast.literal_eval(node.value)
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("TITLE", "FORBIDDEN", "AUDIT"):
+            out[target.id] = ast.literal_eval(value)
     return out
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A list of names, or one string of names separated by spaces, as a tuple."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    return tuple(str(x) for x in value or ())  # type: ignore[union-attr]
+
+
+def _audit_fields(audit: object) -> dict[str, object]:
+    """The Exercise fields of a reference's ``AUDIT`` dict (absent keys keep the defaults)."""
+    if not isinstance(audit, dict):
+        return {}
+    fields: dict[str, object] = {}
+    if "imports" in audit:
+        fields["audit_imports"] = _names(audit["imports"])
+    if "extras" in audit:
+        fields["audit_extras"] = _names(audit["extras"])
+    for key in ("why", "instead"):
+        if key in audit:
+            fields[f"audit_{key}"] = str(audit[key])
+    return fields
 
 
 @functools.lru_cache(maxsize=1)
 def all_exercises() -> tuple[Exercise, ...]:
+    if RELEASE_INDEX.is_file():
+        index = json.loads(RELEASE_INDEX.read_text(encoding="utf-8"))
+        return tuple(
+            Exercise(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
+            for e in index["exercises"]
+        )
     found = []
     for path in sorted(REFERENCE_DIR.glob("ex*_*.py")):
         m = NAME.match(path.name)
@@ -69,6 +122,7 @@ def all_exercises() -> tuple[Exercise, ...]:
                 slug=m.group(2),
                 title=str(meta.get("TITLE", m.group(2).replace("_", " ").capitalize())),
                 forbidden=tuple(str(x) for x in meta.get("FORBIDDEN", ()) or ()),  # type: ignore[union-attr]
+                **_audit_fields(meta.get("AUDIT")),  # type: ignore[arg-type]
             )
         )
     return tuple(sorted(found, key=lambda e: e.number))
