@@ -52,6 +52,7 @@ def make_plan(entry: Entry, settings: Settings, store: cache.CardCache) -> Plan:
     )
     record.commit, record.committed_at = checkout.commit, checkout.committed_at
     record.notes += checkout.notes
+    record.flags += [n for n in checkout.notes if n.startswith("not a git repository")]
     if checkout.error or checkout.tree is None:
         record.status = "error"
         record.notes.insert(0, checkout.error or "no files")

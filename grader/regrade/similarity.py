@@ -2,7 +2,7 @@
 
 Each answer is tokenised with Python's own tokenizer and normalised so that renaming
 variables, reformatting, editing comments or docstrings changes nothing: every identifier
-becomes ``V`` (attribute names such as ``.mul_`` stay: they are what the code does), numbers
+becomes ``V`` (attribute names such as ``mul_`` stay: they are what the code does), numbers
 ``N``, strings ``S``; comments, docstrings and indentation tokens are dropped. Hashes of every
 run of ``K`` tokens are *winnowed* (the smallest hash of each window of ``W``), which keeps a
 few fingerprints per passage and guarantees that any shared run of ``K + W - 1`` tokens is seen
@@ -53,7 +53,7 @@ def normalise(source: str) -> Tokens:
     """The normalised tokens of ``source`` and the line each starts on (best effort on
     code that does not tokenize to the end)."""
     out = Tokens()
-    previous = ""
+    previous, dropped = "", False
     raw = list(_raw_tokens(source))
     for i, tok in enumerate(raw):
         kind, text = tok.type, tok.string
@@ -70,7 +70,11 @@ def normalise(source: str) -> Tokens:
                 previous = "S"
             continue
         if kind == tokenize.STRING and previous in STATEMENT_START and _ends_statement(raw, i):
-            continue  # a docstring or a bare string statement
+            dropped = True  # a docstring or a bare string statement, and its NEWLINE
+            continue
+        if kind == tokenize.NEWLINE and dropped:
+            dropped = False
+            continue
         if kind == tokenize.NAME and not keyword.iskeyword(text):
             text = text if previous == "." else "V"
         elif kind == tokenize.NUMBER:

@@ -1,10 +1,11 @@
 """Each student's files at the commit being graded, read without touching their repository.
 
-A plain folder is read as it is. A git repository is read at one commit -- ``HEAD``, ``--ref``
-or the roster's ``ref``, and with ``--deadline`` the last commit at or before it -- through git's
-plumbing (``ls-tree``, ``cat-file``): no checkout, no working-tree change, no hook, nothing
-written into the student's repository. A git URL is mirrored once into the output folder and
-fetched on later runs.
+A plain folder is read as it is (with ``--deadline`` or ``--ref`` it is graded as found and
+flagged: it has no history to pick a commit from). A git repository is read at one commit --
+``HEAD``, ``--ref`` or the roster's ``ref``, and with ``--deadline`` the last commit at or before
+it -- through git's plumbing (``ls-tree``, ``cat-file``): no checkout, no working-tree change,
+no hook, nothing written into the student's repository. A git URL is mirrored once into the
+output folder and fetched on later runs.
 
 Symlinks are never followed (a committed link to ``/home/instructor/solutions`` is not a
 submission), and oversized files are listed but not read.
@@ -156,12 +157,11 @@ def open_source(
                 checkout.error = f"{repo} is not a folder"
                 return checkout
             if not is_git_repository(repo):
-                if wanted or deadline:
-                    checkout.error = (
-                        f"{repo} is not a git repository, so no commit can be picked "
-                        f"for {'--deadline' if deadline else '--ref'}"
+                if wanted or deadline:  # e.g. an LMS upload: its deadline was the LMS's
+                    checkout.notes.append(
+                        f"not a git repository: graded as found, without "
+                        f"{'--deadline' if deadline else '--ref'}"
                     )
-                    return checkout
                 checkout.tree = FolderTree(repo)
                 return checkout
         _pick_commit(checkout, repo, wanted or "HEAD", deadline)
