@@ -57,7 +57,20 @@ Not allowed here: ``torch.optim.SGD``, ``Adam``, ``AdamW`` and ``RMSprop``, ever
 ``torch.optim._functional`` (the update functions behind every torch optimizer) with their
 private single-tensor/multi-tensor/fused versions, and the fused kernels ``torch._fused_sgd_``,
 ``torch._fused_adam_``, ``torch._fused_adamw_``. Subclassing ``torch.optim.Optimizer`` is the
-point, and ordinary tensor operations (including ``torch._foreach_*``) are fine.
+point, and ordinary tensor operations are fine (the private ``torch._foreach_*`` are not: loop
+over the parameters instead).
+
+**What your file may use.** The grader reads your file before running any of it. You may import
+``torch`` and ``numpy`` (with their public submodules) and, from Python's standard library,
+``math``, ``random``, ``functools``, ``itertools``, ``collections``, ``dataclasses``,
+``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``, ``warnings``,
+``time`` and ``__future__``. Not: any other module (``sys``, ``threading``, ``subprocess``,
+``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
+(``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
+run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
+``exec``, ``vars()`` of a module; assigning to torch's attributes. A function or class that uses
+any of these, or a name this exercise does not allow, has its tests voided, with a message
+saying what to write instead.
 """
 
 from __future__ import annotations

@@ -34,6 +34,18 @@ elements is thousands of times slower, and the grader checks for it.
 Not allowed here: ``torch.nn.utils.clip_grad_norm_``, ``clip_grad_value_``,
 ``get_total_norm``, ``clip_grads_with_norm_`` and their private helpers -- writing them is the
 exercise.
+
+**What your file may use.** The grader reads your file before running any of it. You may import
+``torch`` and ``numpy`` (with their public submodules) and, from Python's standard library,
+``math``, ``random``, ``functools``, ``itertools``, ``collections``, ``dataclasses``,
+``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``, ``warnings``,
+``time`` and ``__future__``. Not: any other module (``sys``, ``threading``, ``subprocess``,
+``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
+(``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
+run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
+``exec``, ``vars()`` of a module; assigning to torch's attributes. A function or class that uses
+any of these, or a name this exercise does not allow, has its tests voided, with a message
+saying what to write instead.
 """
 
 from __future__ import annotations

@@ -49,6 +49,20 @@ with ``weights_only=True``; that a crafted checkpoint whose unpickling would run
 refused with no side effect; that a save failing part-way leaves the previous checkpoint
 loadable and no stray temporary files; ``map_location``; and that ``restore_rng=False`` leaves
 the random number generators alone.
+
+**What your file may use.** The grader reads your file before running any of it. You may import
+``torch`` and ``numpy`` (with their public submodules) and, from Python's standard library,
+``math``, ``random``, ``functools``, ``itertools``, ``collections``, ``dataclasses``,
+``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``, ``warnings``,
+``time`` and ``__future__``, plus ``os``, ``pathlib``, ``tempfile``, ``io`` and ``contextlib``
+to write files. Not: any other module (``sys``, ``threading``, ``subprocess``, ``pickle``,
+``importlib``, ...); private or dunder attributes of objects that are not your own
+(``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
+run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
+``exec``, ``vars()`` of a module; assigning to torch's attributes; ``torch.load`` without
+``weights_only=True``, ``numpy.load`` with ``allow_pickle``; ``os.system``, ``os.fork`` and the
+other process functions. A function or class that uses any of these, or a name this exercise
+does not allow, has its tests voided, with a message saying what to write instead.
 """
 
 from __future__ import annotations
