@@ -267,7 +267,7 @@ NAMESPACE_DICT = Denial(
 # Attributes of frames, tracebacks, generators and coroutines: they reach other code's frames.
 FRAME_ATTRS: frozenset[str] = frozenset(
     "f_back f_globals f_locals f_builtins f_code f_trace tb_frame tb_next gi_frame gi_code "
-    "gi_yieldfrom cr_frame cr_code cr_await ag_frame ag_code".split()
+    "gi_yieldfrom cr_frame cr_code cr_await ag_frame ag_code __traceback__".split()
 )
 FRAME = Denial(
     "runtime",
