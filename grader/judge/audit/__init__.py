@@ -31,8 +31,8 @@ import ast
 import warnings
 from collections.abc import Mapping
 
-from grader.judge.audit import checks, knowledge, policy, scopes
-from grader.judge.audit.checks import Finding
+from grader.judge.audit import checks, findings, knowledge, policy, scopes
+from grader.judge.audit.findings import Finding
 from grader.judge.audit.policy import BASELINE_IMPORTS, FILE_IMPORTS
 from grader.judge.exercises import Exercise
 
@@ -60,7 +60,7 @@ def audit_source(source: str, exercise: Exercise, *, filename: str) -> list[Find
         tree = scopes.build(module)
         return checks.Auditor(source, tree, exercise).run()
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return [_unreadable(source, exc)]
+        return [findings.unreadable(source, exc)]
 
 
 def forbidden_leaves(exercise: Exercise) -> Mapping[str, str]:
@@ -84,20 +84,3 @@ def allowed_imports(exercise: Exercise) -> tuple[str, ...]:
     if exercise.audit_imports is None:
         return policy.BASELINE_IMPORTS
     return exercise.audit_imports
-
-
-def _unreadable(source: str, exc: BaseException) -> Finding:
-    line = getattr(exc, "lineno", None) or 1
-    col = getattr(exc, "offset", None) or 1
-    lines = source.splitlines() or [""]
-    text = lines[min(line, len(lines)) - 1].strip()[: checks.CONSTRUCT_CHARS]
-    detail = getattr(exc, "msg", None) or type(exc).__name__
-    return Finding(
-        line=line,
-        col=col,
-        construct=text,
-        why=f"{policy.UNREADABLE.why} ({detail})",
-        instead=policy.UNREADABLE.instead,
-        function=None,
-        rule=policy.UNREADABLE.rule,
-    )

@@ -9,42 +9,20 @@ from its root outwards, and reported once, as written.
 from __future__ import annotations
 
 import ast
-import re
-from dataclasses import dataclass
 from types import ModuleType
 
-from grader.judge.audit import knowledge, policy
+from grader.judge.audit import findings, knowledge, policy
+from grader.judge.audit.findings import Finding
 from grader.judge.audit.policy import Denial, is_dunder, under
 from grader.judge.audit.scopes import Ref, Tree, attribute_step, literal_attr_call
 from grader.judge.exercises import Exercise
-
-CONSTRUCT_CHARS = 60
-_LINES = re.compile(r"\r\n|\r|\n")  # the line ends Python's tokenizer knows (not \f or \v)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One construct the audit does not allow, located and explained for the student.
-
-    ``line``/``col`` count from 1; ``function`` is the top-level function or class the code is
-    in (None at module level); ``rule`` groups findings: forbidden, extra, import, dynamic,
-    private, runtime, unsafe-load, patch, unreadable.
-    """
-
-    line: int
-    col: int
-    construct: str
-    why: str
-    instead: str
-    function: str | None
-    rule: str = ""
 
 
 class Auditor:
     """Audits one parsed file against one exercise's policy."""
 
     def __init__(self, source: str, tree: Tree, exercise: Exercise) -> None:
-        self.lines = _LINES.split(source)
+        self.lines = findings.split_lines(source)
         self.tree = tree
         self.ex = exercise
         self.allowed = exercise.audit_imports
@@ -81,6 +59,8 @@ class Auditor:
         return self.tree.scope[id(node)]
 
     def _outermost_step(self, node: ast.AST) -> bool:
+        if not isinstance(node, ast.Attribute | ast.Call):
+            return False
         if attribute_step(node, self.tree, self._scope(node)) is None:
             return False
         parent = self.tree.parent.get(id(node))
@@ -403,31 +383,13 @@ class Auditor:
         line = getattr(node, "lineno", 1)
         self.findings[id(node)] = Finding(
             line=line,
-            col=self._column(line, getattr(node, "col_offset", 0)),
-            construct=construct or self._segment(node),
+            col=findings.column(self.lines, line, getattr(node, "col_offset", 0)),
+            construct=construct or findings.segment(self.lines, node),
             why=denial.why,
             instead=denial.instead,
             function=self.tree.top.get(id(node)),
             rule=denial.rule,
         )
-
-    def _column(self, line: int, offset: int) -> int:
-        """1-based column in characters (``col_offset`` counts UTF-8 bytes)."""
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return len(text.encode("utf-8")[:offset].decode("utf-8", errors="replace")) + 1
-
-    def _segment(self, node: ast.AST) -> str:
-        """The code as written, on its first line, shortened."""
-        line = getattr(node, "lineno", 0)
-        if not 0 < line <= len(self.lines):
-            return type(node).__name__
-        raw = self.lines[line - 1].encode("utf-8")
-        start = getattr(node, "col_offset", 0)
-        end = getattr(node, "end_col_offset", None)
-        if getattr(node, "end_lineno", line) != line or end is None:
-            end = len(raw)
-        text = raw[start:end].decode("utf-8", errors="replace").strip()
-        return text if len(text) <= CONSTRUCT_CHARS else text[: CONSTRUCT_CHARS - 3] + "..."
 
     def _spread(self) -> None:
         """A module-level name bound by a flagged statement (an import, an assignment, a

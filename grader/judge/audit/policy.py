@@ -8,6 +8,7 @@ part that is the same for every exercise.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 # The modules every exercise may import unless its AUDIT literal says otherwise (each with its
@@ -360,6 +361,7 @@ def not_allowed(module: str, exercise_id: str, allowed: tuple[str, ...]) -> Deni
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def module_denial(module: str, exercise_id: str, allowed: tuple[str, ...]) -> Denial | None:
     """Why importing (or reaching) ``module`` is refused, or None if it is allowed."""
     for prefix, denial in DENIED_MODULES.items():

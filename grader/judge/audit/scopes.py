@@ -268,8 +268,17 @@ def _bind_parameters(fn: ast.AST, outer: Scope, inner: Scope, tree: Tree) -> Non
         inner.bind(arg.arg, Binding("self" if is_self else "own", arg), tree.module_scope)
 
 
+_BINDERS = (
+    ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+    ast.AnnAssign, ast.NamedExpr, ast.Global, ast.For, ast.AsyncFor, ast.comprehension,
+    ast.AugAssign, ast.withitem, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping,
+)  # fmt: skip
+
+
 def _bind(node: ast.AST, scope: Scope, tree: Tree) -> None:
     """Record the names ``node`` binds in ``scope``."""
+    if not isinstance(node, _BINDERS):  # most nodes bind nothing: keep the walk cheap
+        return
     module = tree.module_scope
     if isinstance(node, ast.Import):
         for alias in node.names:
