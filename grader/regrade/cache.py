@@ -12,7 +12,6 @@ never stored: the next run tries them again.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import sys
@@ -29,9 +28,11 @@ REFERENCE_DIR = Path(reference.__file__).resolve().parent
 NOT_GRADING = {"regrade", "instructor", "platforms"}
 
 
-@functools.cache
 def grader_fingerprint() -> str:
-    """A hash of the grading code and its environment: grader, suites, references, torch."""
+    """A hash of the grading code and its environment: grader, suites, references, torch.
+
+    Computed afresh by each run (about 10 ms), never memoised: a long-lived process must not
+    keep a grader's hash after its files changed."""
     digest = hashlib.sha256()
     try:
         torch_version = metadata.version("torch")
@@ -57,11 +58,13 @@ def content_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def card_key(exercise: str, content: str, seed: int, options: dict[str, object]) -> str:
+def card_key(
+    exercise: str, content: str, grader: str, seed: int, options: dict[str, object]
+) -> str:
     fields = {
         "exercise": exercise,
         "content": content,
-        "grader": grader_fingerprint(),
+        "grader": grader,
         "seed": seed,
         "options": options,
     }

@@ -123,9 +123,11 @@ def run(opts: ClassOptions) -> Outcome:
         "visibilities": list(opts.visibilities),
         "select": opts.select,
     }
+    fingerprint = cache.grader_fingerprint()
     settings = Settings(
         exercises=opts.exercises,
         seed=seed,
+        grader=fingerprint,
         options=grading,
         ref=opts.ref,
         deadline=opts.deadline,
@@ -143,7 +145,7 @@ def run(opts: ClassOptions) -> Outcome:
             files={n: d for ex in p.pending(opts.exercises) for n, d in p.files[ex].items()},
             exercises=p.pending(opts.exercises),
             options={**grading, "seed": seed},
-            fingerprint=cache.grader_fingerprint(),
+            fingerprint=fingerprint,
             display=p.display,
             hide=hide,
         )
@@ -176,7 +178,7 @@ def run(opts: ClassOptions) -> Outcome:
     summary = records.ClassSummary(
         complete=not interrupted,
         grader_version=grader.__version__,
-        grader_fingerprint=cache.grader_fingerprint(),
+        grader_fingerprint=fingerprint,
         seed=seed,
         started_at=started.isoformat(timespec="seconds"),
         duration_s=round(time.perf_counter() - t0, 3),
@@ -198,7 +200,7 @@ def run(opts: ClassOptions) -> Outcome:
         summary.similar = [answers.as_record(m) for m in matches]
         summary.counts = records.counts([p.record for p in plans])
         if key is not None:
-            summary.signed_with = _sign(plans, opts, key)
+            summary.signed_with = _sign(plans, opts, key, fingerprint)
     _write_outputs(summary, plans, opts, matches, interrupted)
     return Outcome(summary, interrupted, plans)
 
@@ -262,7 +264,7 @@ def _finish(
     record.scorecard = path.relative_to(opts.out).as_posix()
 
 
-def _sign(plans: list[Plan], opts: ClassOptions, key: Any) -> str:
+def _sign(plans: list[Plan], opts: ClassOptions, key: Any, fingerprint: str) -> str:
     from grader.regrade import signing
 
     for plan in plans:
@@ -272,7 +274,7 @@ def _sign(plans: list[Plan], opts: ClassOptions, key: Any) -> str:
                 key,
                 student=plan.entry.student,
                 commit=plan.record.commit,
-                fingerprint=cache.grader_fingerprint(),
+                fingerprint=fingerprint,
             )
     return signing.key_id(key.public_key())
 

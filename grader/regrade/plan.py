@@ -36,6 +36,7 @@ class Settings:
 
     exercises: list[Exercise]
     seed: int
+    grader: str  # the grader's fingerprint
     options: dict[str, object]  # cache-relevant grading options (not the seed)
     ref: str | None
     deadline: datetime | None
@@ -100,7 +101,8 @@ def _read_files(
         plan.files[ex.id] = files
         if not files:
             plan.record.flags.append(f"no file for {ex.id}")
-        key = cache.card_key(ex.id, cache.content_hash(files), settings.seed, settings.options)
+        content = cache.content_hash(files)
+        key = cache.card_key(ex.id, content, settings.grader, settings.seed, settings.options)
         plan.keys[ex.id] = key
         cached = None if settings.force else store.get(key)
         if cached is not None:
