@@ -552,6 +552,30 @@ class LinearFunction(torch.autograd.Function):
         out = ctx.saved_tensors[0] * 2
         out.backward(grad_output)  # <-
 
+### code in a string annotation | 3 | dynamic | _
+from functools import singledispatch
+@singledispatch
+def norm(x):
+    return x
+@norm.register
+def _(x: "__import__('os').system('true')"):  # <-
+    return x
+
+### typing.get_type_hints | 3 | dynamic | clip_grad_norm
+import typing
+def clip_grad_norm(parameters, max_norm, norm_type: "torch.nn.utils.clip_grad_norm_" = 2.0):
+    return typing.get_type_hints(clip_grad_norm)["norm_type"](parameters, max_norm)  # <-
+
+### torch.fx names methods by string | 1 | dynamic | mse_gradients
+import torch
+def mse_gradients(X, y, w, b):
+    graph = torch.fx.Graph()  # <-
+
+### torch.utils.benchmark runs strings | 1 | dynamic | mse_gradients
+import torch.utils.benchmark as bench
+def mse_gradients(X, y, w, b):
+    bench.Timer("loss.backward()", globals={"loss": X}).timeit(1)  # <-
+
 ### a helper that cheats answers for its callers | 3 | forbidden | clip_grad_norm
 import torch
 def _norm(grads):
@@ -625,7 +649,7 @@ def test_harmless_dunder_and_private_forms_pass() -> None:
             def __repr__(self) -> str:
                 return f"{type(self).__name__} {self.__class__.__name__} {vars(self)}"
 
-            def copy(self, other):
+            def copy(self, other: "Params | None") -> "tuple[dict, str | None]":
                 return other._cache, clip_grad_norm.__name__, clip_grad_norm.__doc__
 
         def clip_grad_norm(parameters, max_norm, norm_type=2.0):

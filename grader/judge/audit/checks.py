@@ -51,6 +51,8 @@ class Auditor:
                 self._call(node)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Assign):
                 self._hook(node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.AnnAssign):
+                self._string_annotations(node)
         self._spread()
         unique = {(f.line, f.col, f.construct): f for f in reversed(self.findings.values())}
         return sorted(unique.values(), key=lambda f: (f.line, f.col))
@@ -288,6 +290,21 @@ class Auditor:
         if names & policy.HOOK_DUNDERS:
             self._add(node, policy.HOOK, construct=", ".join(sorted(names & policy.HOOK_DUNDERS)))
 
+    def _string_annotations(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.AnnAssign
+    ) -> None:
+        """An annotation in quotes is parsed only by whoever evaluates it: allow type names."""
+        if isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        else:
+            a = node.args
+            params = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            annotations = [p.annotation for p in params if p is not None] + [node.returns]
+        for annotation in annotations:
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                if not _names_a_type(annotation.value):
+                    self._add(annotation, policy.STRING_ANNOTATION)
+
     # -- small judgements ----------------------------------------------------------------
 
     def _receiver_kind(self, node: ast.AST) -> str | None:
@@ -457,4 +474,28 @@ def _numpy_load_safe(node: ast.Call) -> bool:
     for k in node.keywords:
         if k.arg == "allow_pickle":
             return isinstance(k.value, ast.Constant) and k.value.value is False
+    return True
+
+
+_TYPE_NODES = (ast.Expression, ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List,
+               ast.Constant, ast.Load, ast.BinOp, ast.BitOr)  # fmt: skip
+
+
+def _names_a_type(text: str, depth: int = 0) -> bool:
+    """Whether a string annotation only names types (``"Value"``, ``"list[Value] | None"``),
+    nested quoted names included, so that evaluating it cannot run anything."""
+    if depth > 4 or len(text) > 500:
+        return False
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, _TYPE_NODES):
+            return False
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.BitOr):
+            return False
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if not _names_a_type(node.value, depth + 1):
+                return False
     return True

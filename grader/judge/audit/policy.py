@@ -143,6 +143,17 @@ DENIED_MODULES: dict[str, Denial] = {
     "torch.jit": _COMPILE,
     "torch.compiler": _COMPILE,
     "torch.export": _COMPILE,
+    "torch.onnx": _COMPILE,
+    "torch.fx": Denial(
+        "dynamic",
+        "builds code from a graph whose calls can name methods by string",
+        "write the computation as plain Python",
+    ),
+    "torch.utils.benchmark": Denial(
+        "dynamic",
+        "runs statements given as strings, which the audit cannot read",
+        "time your own code with `time.perf_counter()`",
+    ),
     "grader": _GRADER,
     "reference": _GRADER,
     "solutions": _GRADER,
@@ -169,6 +180,11 @@ DENIED_APIS: dict[str, Denial] = {
         "write the attribute access itself: `obj.name`",
     ),
     "torch.compile": _COMPILE,
+    "typing.get_type_hints": Denial(
+        "dynamic",
+        "evaluates annotations written as strings, which is running code the audit reads as text",
+        "read `func.__annotations__` if you must, or annotate without quotes",
+    ),
     "torch._C.DisableTorchFunction": Denial(
         "patch",
         "switches off torch's function overrides, which the grader's checks use",
@@ -189,6 +205,8 @@ for _alias, _same in (
     ("threading.settrace", "sys.setprofile"),
     ("operator.methodcaller", "operator.attrgetter"),
     ("torch._C.DisableTorchFunctionSubclass", "torch._C.DisableTorchFunction"),
+    ("typing_extensions.get_type_hints", "typing.get_type_hints"),
+    ("typing_extensions.get_annotations", "typing.get_type_hints"),
 ):
     DENIED_APIS[_alias] = DENIED_APIS[_same]
 for _name in "fork forkpty system popen kill killpg register_at_fork".split():
@@ -334,6 +352,13 @@ RELATIVE_IMPORT = Denial(
     "import",
     "a relative import reaches files next to the submission, which are not part of it",
     "your file must stand alone: import installed modules only",
+)
+STRING_ANNOTATION = Denial(
+    "dynamic",
+    "an annotation written as a string is code that runs if anything evaluates it "
+    "(`functools.singledispatch` does), and this one does more than name a type",
+    "write the annotation without quotes: with `from __future__ import annotations` it is "
+    "never evaluated",
 )
 UNREADABLE = Denial(
     "unreadable",
