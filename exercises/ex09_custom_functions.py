@@ -61,9 +61,14 @@ Not allowed here: calling autograd inside ``backward``; ``F.linear``, ``F.silu``
 ``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
 (``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
 run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
-``exec``, ``vars()`` of a module; assigning to torch's attributes. A function or class that uses
-any of these, or a name this exercise does not allow, has its tests voided, with a message
-saying what to write instead.
+``exec``, ``vars()`` of a module; assigning to torch's attributes; the modules that call the
+forbidden functions (``torch.nn.Linear``, ``torch.nn.SiLU``, ``torch.nn.LayerNorm``) and the
+other normalizations that give layer norm's result on a reshaped input (``torch.nn.GroupNorm``,
+``torch.nn.functional.group_norm``, ``torch.nn.functional.batch_norm``,
+``torch.nn.functional.instance_norm``, ``torch.group_norm``, ``torch.batch_norm``,
+``torch.instance_norm``, ``torch.native_batch_norm``). A function or class that uses any of
+these, or a name this exercise does not allow, has its tests voided, with a message saying what
+to write instead.
 """
 
 from __future__ import annotations

@@ -60,6 +60,9 @@ AUDIT = {
         ".register_post_accumulate_grad_hook",
         "torch.autograd",
         "torch.func",
+        # other log-softmax kernels, one conversion away from a dense tensor's
+        "torch.masked.log_softmax",
+        "torch.sparse.log_softmax",
     ],
     "why": (
         "exercise-2 is backpropagation by hand: autograd (its graph and hooks included) and "

@@ -40,7 +40,8 @@ AUDIT = {
         "__future__ typing typing_extensions collections collections.abc dataclasses functools "
         "itertools math random copy numbers abc enum warnings time torch numpy"
     ),
-    "extras": [],
+    # SWALR with anneal_strategy="cos" is cosine annealing under another name
+    "extras": ["torch.optim.swa_utils"],
     "why": "exercise-4 is writing the schedules yourself",
     "instead": (
         "compute the rate from the formula in the exercise text; subclass "

@@ -45,7 +45,21 @@ AUDIT = {
         "__future__ typing typing_extensions collections collections.abc dataclasses functools "
         "itertools math random copy numbers abc enum warnings time torch numpy"
     ),
-    "extras": [],
+    # the modules that call the forbidden functions, and the other normalizations that give
+    # layer norm's result on a reshaped input (group norm with one group, batch/instance norm)
+    "extras": [
+        "torch.nn.Linear",
+        "torch.nn.SiLU",
+        "torch.nn.LayerNorm",
+        "torch.nn.GroupNorm",
+        "torch.nn.functional.group_norm",
+        "torch.nn.functional.batch_norm",
+        "torch.nn.functional.instance_norm",
+        "torch.group_norm",
+        "torch.batch_norm",
+        "torch.instance_norm",
+        "torch.native_batch_norm",
+    ],
     "why": "exercise-9 is writing forward and backward by hand",
     "instead": (
         "use tensor operations (`@`, `torch.sigmoid`, `mean`, `sum`) in forward and return "

@@ -71,9 +71,10 @@ Not allowed here: autograd (``Tensor.backward``, ``torch.autograd.*``, ``torch.f
 run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
 ``exec``, ``vars()`` of a module; assigning to torch's attributes; autograd's graph and hooks
 (``.grad_fn``, ``.next_functions``, ``.register_hook``, ``.register_post_accumulate_grad_hook``,
-anything in ``torch.autograd`` or ``torch.func``). A function or class that uses any of these,
-or a name this exercise does not allow, has its tests voided, with a message saying what to
-write instead.
+anything in ``torch.autograd`` or ``torch.func``); the other log-softmax kernels
+(``torch.masked.log_softmax``, ``torch.sparse.log_softmax``). A function or class that uses any
+of these, or a name this exercise does not allow, has its tests voided, with a message saying
+what to write instead.
 """
 
 from __future__ import annotations

@@ -72,9 +72,10 @@ base class ``LRScheduler`` is allowed.
 ``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
 (``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
 run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
-``exec``, ``vars()`` of a module; assigning to torch's attributes. A function or class that uses
-any of these, or a name this exercise does not allow, has its tests voided, with a message
-saying what to write instead.
+``exec``, ``vars()`` of a module; assigning to torch's attributes; ``torch.optim.swa_utils``
+(its ``SWALR`` anneals along a cosine too). A function or class that uses any of these, or a
+name this exercise does not allow, has its tests voided, with a message saying what to write
+instead.
 """
 
 from __future__ import annotations

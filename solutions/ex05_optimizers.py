@@ -68,9 +68,12 @@ over the parameters instead).
 ``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
 (``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
 run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
-``exec``, ``vars()`` of a module; assigning to torch's attributes. A function or class that uses
-any of these, or a name this exercise does not allow, has its tests voided, with a message
-saying what to write instead.
+``exec``, ``vars()`` of a module; assigning to torch's attributes; torch's other optimizers
+(``torch.optim.ASGD``, ``torch.optim.Adadelta``, ``torch.optim.Adafactor``,
+``torch.optim.Adagrad``, ``torch.optim.Adamax``, ``torch.optim.LBFGS``, ``torch.optim.NAdam``,
+``torch.optim.RAdam``, ``torch.optim.Rprop``, ``torch.optim.SparseAdam``). A function or class
+that uses any of these, or a name this exercise does not allow, has its tests voided, with a
+message saying what to write instead.
 """
 
 from __future__ import annotations

@@ -576,6 +576,35 @@ import torch.utils.benchmark as bench
 def mse_gradients(X, y, w, b):
     bench.Timer("loss.backward()", globals={"loss": X}).timeit(1)  # <-
 
+### an extra reached by another path | 9 | extra | LayerNormFunction
+import torch
+class LayerNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        norm = torch.nn.modules.normalization.LayerNorm(x.shape[-1])  # <-
+
+### group norm with one group is layer norm | 9 | extra | LayerNormFunction
+import torch.nn.functional as F
+class LayerNormFunction:
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        return F.group_norm(x, 1, weight, bias, eps)  # <-
+
+### ASGD with lambd=0 is SGD | 5 | extra | SGD
+import torch
+class SGD(torch.optim.ASGD):  # <-
+    pass
+
+### SWALR is cosine annealing | 4 | extra | CosineAnnealingLR
+from torch.optim.swa_utils import SWALR
+class CosineAnnealingLR(SWALR):  # <-
+    pass
+
+### another log-softmax kernel | 2 | extra | softmax_cross_entropy
+import torch
+def softmax_cross_entropy(logits, y):
+    log_p = torch.masked.log_softmax(logits, dim=1)  # <-
+
 ### a helper that cheats answers for its callers | 3 | forbidden | clip_grad_norm
 import torch
 def _norm(grads):

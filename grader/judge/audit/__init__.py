@@ -74,9 +74,11 @@ def forbidden_leaves(exercise: Exercise) -> Mapping[str, str]:
 
 
 def unresolved_forbidden(exercise: Exercise) -> list[str]:
-    """The FORBIDDEN entries that name nothing in the installed torch (a typo, or an API that
-    moved): the audit cannot recognise what they were meant to forbid."""
-    return list(knowledge.known(exercise.forbidden).unresolved)
+    """The FORBIDDEN entries, then the ``AUDIT["extras"]`` entries naming a module or an API,
+    that name nothing in the installed torch (a typo, or an API that moved): the audit cannot
+    recognise what they were meant to forbid."""
+    known = knowledge.known(exercise.forbidden)
+    return [*known.unresolved, *knowledge.extras(exercise.audit_extras).unresolved]
 
 
 def allowed_imports(exercise: Exercise) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ class Auditor:
             self.allowed = policy.BASELINE_IMPORTS
         self.known = knowledge.known(exercise.forbidden)
         self.refused = knowledge.refused()
+        self.extras = knowledge.extras(exercise.audit_extras)
         self.torch_allowed = self._module_denial("torch") is None
         self.findings: dict[int, Finding] = {}  # id(node) -> its finding
         self.flagged_roots: set[int] = set()  # roots of chains that already have a finding
@@ -343,6 +344,11 @@ class Auditor:
                 module = ref.obj.__name__ if isinstance(ref.obj, ModuleType) else ""
                 if under(ref.path, entry) or (module and under(module, entry)):
                     return self._extra_denial(entry)
+        for ref in refs:
+            if ref.obj is not knowledge.MISSING:
+                for i in knowledge.identities(ref.obj):
+                    if i in self.extras.ids:
+                        return self._extra_denial(self.extras.ids[i])
         return None
 
     def _is_write(self, node: ast.AST) -> bool:

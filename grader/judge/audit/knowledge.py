@@ -244,6 +244,33 @@ def _class_scan(classes: list[type]) -> list[tuple[str, tuple[int, ...]]]:
 
 
 @dataclass(frozen=True)
+class Extras:
+    """An exercise's extras that name objects, by identity, so ``torch.nn.LayerNorm`` is also
+    caught as ``torch.nn.modules.normalization.LayerNorm``; and the entries naming nothing."""
+
+    ids: Mapping[int, str]
+    unresolved: tuple[str, ...]
+    keep: tuple[object, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def extras(entries: tuple[str, ...]) -> Extras:
+    ids: dict[int, str] = {}
+    keep: list[object] = []
+    unresolved: list[str] = []
+    for entry in entries:
+        if entry.startswith("."):  # an attribute name: nothing to resolve
+            continue
+        obj = _import_resolve(entry)
+        if obj is MISSING:
+            unresolved.append(entry)
+        elif not isinstance(obj, ModuleType):  # modules are matched by name, and all below
+            keep.append(obj)
+            ids.update((i, entry) for i in identities(obj))
+    return Extras(MappingProxyType(ids), tuple(unresolved), tuple(keep))
+
+
+@dataclass(frozen=True)
 class Refused:
     """Library objects refused in every exercise, by identity."""
 
