@@ -26,6 +26,7 @@ from grader.judge.audit import (
     unresolved_forbidden,
 )
 from grader.judge.exercises import Exercise
+from grader.judge.notebook_source import notebook_to_python
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -115,6 +116,19 @@ def test_the_unusual_but_correct_files_cover_every_exercise() -> None:
 def test_correct_code_has_no_findings(path: Path) -> None:
     findings = audit_file(path)
     assert findings == [], f"{path.name} is correct code, yet:\n{described(findings)}"
+
+
+NOTEBOOKS = [
+    *sorted((ROOT / "exercises").glob("ex*.ipynb")),
+    SUBMISSIONS / "notebooks" / "ex03_with_demos.ipynb",
+]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_notebooks_read_as_the_judge_converts_them_have_no_findings(path: Path) -> None:
+    source = notebook_to_python(path.read_bytes(), path.name).source
+    findings = audit_source(source, exercise_for(path), filename=path.name)
+    assert findings == [], described(findings)
 
 
 # -- cheating files of tests/submissions: who answers for what -----------------------------

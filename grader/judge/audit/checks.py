@@ -120,8 +120,8 @@ class Auditor:
         for _, attr in steps:
             refs = [Ref(f"{r.path}.{attr}", knowledge.lookup(r.obj, attr)) for r in refs]
             found = self._ref_denial(refs, attr)
-            if found is not None and found != denial:
-                return found
+            if found is not None and found != denial and found.rule != "import":
+                return found  # (os.path being posixpath, outside the list, says nothing more)
         return denial
 
     def _name_denial(self, node: ast.Name, *, as_value: bool) -> Denial | None:
@@ -442,12 +442,12 @@ class Auditor:
                     continue
                 if self.tree.defining_scope(node.id, self._scope(node)) is not module:
                     continue
-                index, origin = tainted[node.id]
+                index, origin = tainted[node.id]  # origin: the first finding, not a use of it
                 if self.tree.statement[id(node)] == index:
                     continue
-                why = f"uses `{node.id}` (line {origin.line}: `{origin.construct}`): {origin.why}"
-                self._add(node, Denial(origin.rule, why, origin.instead))
-                flagged.setdefault(self.tree.statement[id(node)], self.findings[id(node)])
+                why = f"uses `{node.id}`, which reaches `{origin.construct}` (line {origin.line})"
+                self._add(node, Denial(origin.rule, f"{why}: {origin.why}", origin.instead))
+                flagged.setdefault(self.tree.statement[id(node)], origin)
                 changed = True
 
 
