@@ -373,6 +373,10 @@ class Auditor:
         if not any(isinstance(r.obj, ModuleType) for r in refs):
             return False
         parent = self.tree.parent.get(id(node))
+        while isinstance(parent, ast.IfExp | ast.BoolOp) and node is not getattr(
+            parent, "test", None
+        ):
+            node, parent = parent, self.tree.parent.get(id(parent))  # followed like the value
         if isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr):
             return parent.value is not node or not _plain_targets(parent)
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name):
