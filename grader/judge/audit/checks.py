@@ -14,7 +14,7 @@ from types import ModuleType
 from grader.judge.audit import findings, knowledge, policy
 from grader.judge.audit.findings import Finding
 from grader.judge.audit.policy import Denial, is_dunder, under
-from grader.judge.audit.scopes import Ref, Tree, attribute_step, literal_attr_call
+from grader.judge.audit.scopes import Ref, Scope, Tree, attribute_step, literal_attr_call
 from grader.judge.exercises import Exercise
 
 
@@ -58,7 +58,7 @@ class Auditor:
         unique = {(f.line, f.col, f.construct): f for f in reversed(self.findings.values())}
         return sorted(unique.values(), key=lambda f: (f.line, f.col))
 
-    def _scope(self, node: ast.AST):  # noqa: ANN202 (Scope; kept short)
+    def _scope(self, node: ast.AST) -> Scope:
         return self.tree.scope[id(node)]
 
     def _outermost_step(self, node: ast.AST) -> bool:
@@ -309,8 +309,8 @@ class Auditor:
     # -- small judgements ----------------------------------------------------------------
 
     def _receiver_kind(self, node: ast.AST) -> str | None:
-        """ "self" (a method's first parameter), "super" (``super()``), "own-class" (a class
-        of the file) or None (anything else)."""
+        """What receives an attribute access: "self" (a method's first parameter), "super"
+        (``super()``), "own-class" (a class of the file), or None (anything else)."""
         if isinstance(node, ast.Call) and self.tree.is_builtin(node.func, "super"):
             return "super"
         if not isinstance(node, ast.Name):
@@ -372,19 +372,24 @@ class Auditor:
         name or in a plain alias assignment (``U = torch.nn.utils``, which the audit follows)."""
         if not any(isinstance(r.obj, ModuleType) for r in refs):
             return False
-        parent = self.tree.parent.get(id(node))
-        while isinstance(parent, ast.IfExp | ast.BoolOp) and node is not getattr(
-            parent, "test", None
-        ):
-            node, parent = parent, self.tree.parent.get(id(parent))  # followed like the value
+        node, parent = self._through_choices(node)
         if isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr):
             return parent.value is not node or not _plain_targets(parent)
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name):
-            # getattr(module, name) & co. are judged as a whole (a literal name is followed)
-            return not self.tree.is_builtin(parent.func, parent.func.id) or parent.func.id not in (
-                policy.ATTR_BUILTINS | {"vars"}
-            )
+            judged = policy.ATTR_BUILTINS | {"vars"}  # getattr(module, name): the call is judged
+            if parent.func.id in judged and self.tree.is_builtin(parent.func, parent.func.id):
+                return False
         return True
+
+    def _through_choices(self, node: ast.AST) -> tuple[ast.AST, ast.AST | None]:
+        """Climb from a branch of ``a if c else b`` or ``a or b`` to the whole choice, which
+        the alias resolver follows like the branch itself; return it and its parent."""
+        parent = self.tree.parent.get(id(node))
+        while (
+            isinstance(parent, ast.IfExp | ast.BoolOp) and getattr(parent, "test", None) is not node
+        ):
+            node, parent = parent, self.tree.parent.get(id(parent))
+        return node, parent
 
     # -- findings ------------------------------------------------------------------------
 
