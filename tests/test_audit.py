@@ -696,6 +696,7 @@ def test_harmless_dunder_and_private_forms_pass() -> None:
                 return other._cache, clip_grad_norm.__name__, clip_grad_norm.__doc__
 
         def clip_grad_norm(parameters, max_norm, norm_type=2.0):
+            print(f"torch {torch.__version__}")
             backend = torch.linalg if norm_type else torch
             backend.vector_norm(parameters)
             torch.nn.Module.__init__(Params())

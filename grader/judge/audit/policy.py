@@ -297,7 +297,7 @@ FRAME = Denial(
 # Dunder attributes: harmless to read anywhere; harmless as a direct call (`Base.__init__(..)`);
 # harmless on `super()`; `__dict__` harmless on the file's own `self`/`cls`.
 HARMLESS_DUNDERS: frozenset[str] = frozenset(
-    {"__name__", "__qualname__", "__doc__", "__module__", "__class__"}
+    {"__name__", "__qualname__", "__doc__", "__module__", "__class__", "__version__"}
 )
 WRITABLE_DUNDERS: frozenset[str] = frozenset({"__name__", "__qualname__", "__doc__"})
 CALL_DUNDERS: frozenset[str] = frozenset({"__init__", "__new__"})
