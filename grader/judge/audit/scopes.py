@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from grader.judge.audit import knowledge
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# Contexts and operators: one shared instance each, about a third of a tree's nodes, no names.
+_SHARED = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
 MAX_DEPTH = 24  # aliases of aliases followed before giving up (treated as unknown)
 SELF_NAMES = frozenset({"self", "cls", "ctx", "mcs"})
 
@@ -232,7 +234,8 @@ def _children(node: ast.AST, scope: Scope, tree: Tree) -> Iterator[tuple[ast.AST
             yield stmt, inner
         return
     for child in ast.iter_child_nodes(node):
-        yield child, scope
+        if not isinstance(child, _SHARED):
+            yield child, scope
 
 
 def _mark_globals(function: ast.AST, inner: Scope) -> None:
