@@ -3,11 +3,14 @@
 Two tools, both in float64 and with the tight tolerances of
 ``notes/torch-reference-semantics.md`` §6-7 (eps 1e-6, rtol 1e-6, atol 1e-8):
 
-- :func:`central_difference` / :func:`central_gradients` -- the numerical gradient of a scalar
-  function, $\\partial f / \\partial x_i \\approx (f(x + \\epsilon e_i) - f(x - \\epsilon e_i)) /
-  2\\epsilon$, one element at a time. The error is $O(\\epsilon^2)$ (one-sided differences
-  are $O(\\epsilon)$: see :func:`one_sided_difference`, kept for diagnoses).
-  :func:`check_gradients` compares a student's gradients (data from the worker) with it.
+- :func:`check_gradients` compares a student's gradients (data from the worker) with the
+  numerical gradient of a scalar function, by central differences:
+  $\\partial f / \\partial x_i \\approx (f(x + \\epsilon e_i) - f(x - \\epsilon e_i)) /
+  2\\epsilon$. :data:`central_difference`, :data:`central_gradients` and
+  :data:`one_sided_difference` (the $O(\\epsilon)$ estimate, kept for diagnoses) are exercise 1's
+  answer, so their bodies live in ``reference/support/finite_differences.py``; here they are
+  answer functions (:mod:`grader.judge.expectations`): run there in the instructor's
+  checkout, replayed from recordings in a student release.
 - :func:`gradcheck` -- ``torch.autograd.gradcheck`` in slow mode (never ``fast_mode``, which
   can hide a wrong gradient), reporting a :class:`~grader.judge.failures.Failure`.
 
@@ -28,6 +31,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from grader.judge import checks
+from grader.judge.expectations import answers
 from grader.judge.failures import Failure
 
 EPS = 1e-6
@@ -35,73 +39,10 @@ RTOL = 1e-6
 ATOL = 1e-8
 
 
-def _value(out: Any) -> float:
-    if isinstance(out, torch.Tensor):
-        if out.numel() != 1:
-            raise ValueError(f"expected a scalar function, got an output of shape {out.shape}")
-        return float(out.detach().double().item())
-    return float(out)
-
-
-def _as_float64(x: torch.Tensor) -> torch.Tensor:
-    return x.detach().to(torch.float64).clone().contiguous()
-
-
-def central_difference(
-    f: Callable[[torch.Tensor], Any], x: torch.Tensor, eps: float = EPS
-) -> torch.Tensor:
-    """$\\nabla f(x)$ by central differences in float64, same shape as ``x``.
-
-    ``f`` takes a tensor like ``x`` and returns a scalar (a 1-element tensor or a number).
-    ``x`` itself is never touched: a float64 copy is perturbed, one element at a time, and each
-    element is restored to its exact original value.
-    """
-    work = _as_float64(x)
-    flat = work.view(-1)
-    grad = torch.empty_like(flat)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + eps
-        f_plus = _value(f(work))
-        flat[i] = old - eps
-        f_minus = _value(f(work))
-        flat[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * eps)
-    return grad.view(x.shape)
-
-
-def one_sided_difference(
-    f: Callable[[torch.Tensor], Any], x: torch.Tensor, eps: float = EPS, *, forward: bool = True
-) -> torch.Tensor:
-    """The forward ($(f(x+\\epsilon e_i) - f(x))/\\epsilon$) or backward difference: the
-    $O(\\epsilon)$-accurate estimate a student might compute instead of a central one."""
-    work = _as_float64(x)
-    flat = work.view(-1)
-    f0 = _value(f(work))
-    step = eps if forward else -eps
-    grad = torch.empty_like(flat)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + step
-        grad[i] = (_value(f(work)) - f0) / step
-        flat[i] = old
-    return grad.view(x.shape)
-
-
-def central_gradients(
-    f: Callable[..., Any], inputs: Sequence[torch.Tensor], eps: float = EPS
-) -> list[torch.Tensor]:
-    """$\\partial f / \\partial \\text{inputs}[k]$ for every input of a scalar ``f(*inputs)``,
-    by central differences in float64 (the other inputs held fixed)."""
-    base = [_as_float64(t) for t in inputs]
-    grads = []
-    for k in range(len(base)):
-
-        def f_k(xk: torch.Tensor, k: int = k) -> Any:
-            return f(*base[:k], xk, *base[k + 1 :])
-
-        grads.append(central_difference(f_k, base[k], eps))
-    return grads
+_numerics = answers("support.finite_differences")
+central_difference = _numerics.central_difference  # (f, x, eps=EPS) -> gradient like x
+one_sided_difference = _numerics.one_sided_difference  # (f, x, eps=EPS, *, forward=True)
+central_gradients = _numerics.central_gradients  # (f, inputs, eps=EPS) -> [gradient per input]
 
 
 def away_from_kinks(

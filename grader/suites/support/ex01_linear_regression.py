@@ -9,11 +9,13 @@ from typing import Any
 import torch
 
 from grader.judge import checks
+from grader.judge.expectations import ahead, answers
 from grader.judge.failures import Failure
 from grader.judge.gradcheck import central_difference, one_sided_difference
 from grader.protocol import HarnessFn
 from grader.worker.scenarios import ex01_linear_regression as harness
-from reference import ex01_linear_regression as ref
+
+ref = answers("ex01_linear_regression")
 
 F64 = torch.float64
 
@@ -143,6 +145,11 @@ def numerical_hint(
     f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float
 ) -> checks.Hint:
     """Recognises a one-sided difference (error proportional to eps) and an ignored eps."""
+    ahead(central_difference, f, x, eps)
+    for forward in (True, False):
+        ahead(one_sided_difference, f, x, eps, forward=forward)
+    if eps != 1e-6:
+        ahead(central_difference, f, x, 1e-6)
 
     def hint(got: torch.Tensor, expected: torch.Tensor) -> str | None:
         if got.shape != x.shape:

@@ -8,10 +8,14 @@ import numpy as np
 import torch
 
 from grader.judge import checks
+from grader.judge.expectations import answers
 from grader.judge.failures import Failure
 from grader.judge.gradcheck import min_distance_to_kinks
 from grader.suites.support.ex01_linear_regression import factor_hint
-from reference import ex02_mlp_backward as ref
+
+ref = answers("ex02_mlp_backward")
+# W1 and b1 gradients with the classic ReLU-mask mistakes (a backward pass: never shipped)
+_relu_variants = answers("support.ex02_mlp_backward", cpu_results=["relu_variants"]).relu_variants
 
 F64 = torch.float64
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -145,21 +149,6 @@ def grad_hints(name: str, n: int) -> dict[float, str]:
         else:
             table[1.0 / n] = f"({n} = batch size) did you divide by N twice?"
     return table
-
-
-def _relu_variants(args: list[torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
-    """W1 and b1 gradients with the classic ReLU-mask mistakes."""
-    X, y, W1, b1, W2, b2 = (t.detach().to("cpu", F64) if t.is_floating_point() else t.cpu()
-                            for t in args)  # fmt: skip
-    z1 = X @ W1 + b1
-    logits = z1.clamp(min=0) @ W2 + b2
-    probs = torch.softmax(logits, dim=1)
-    dh1 = (probs - one_hot(y, W2.shape[1], F64)) / X.shape[0] @ W2.T
-    out = {}
-    for label, dz1 in (("none", dh1), ("ge", dh1 * (z1 >= 0))):
-        out[label] = {"W1": X.T @ dz1, "b1": dz1.sum(0)}
-    out["dead"] = {"h1": z1.clamp(min=0)}
-    return out
 
 
 def relu_hint(args: list[torch.Tensor], name: str) -> checks.Hint:

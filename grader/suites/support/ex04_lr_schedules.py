@@ -1,25 +1,24 @@
 """Torch runs, comparisons and diagnoses for exercise-4 (learning-rate schedules).
 
 The judge never holds the student's scheduler: the worker scenarios in
-``grader/worker/scenarios/ex04_lr_schedules.py`` step it and send back the learning rates. Here
-the same schedules run on torch's schedulers (``reference/ex04_lr_schedules.py``), and the two
-sequences are compared step by step with the tolerance of COURSE.md (about $10^{-12}$ times the
-base lr), naming the first step and param group that differ and -- when the numbers fit --
-the classic mistake.
+``grader/worker/scenarios/ex04_lr_schedules.py`` step it and send back the learning rates. The
+same schedules run on torch's schedulers (``reference/ex04_lr_schedules.py``, driven by
+``reference/support/ex04_lr_schedules.py``), and the two sequences are compared step by step
+with the tolerance of COURSE.md (about $10^{-12}$ times the base lr), naming the first step and
+param group that differ and -- when the numbers fit -- the classic mistake.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from grader.judge import checks
+from grader.judge.expectations import answers
 from grader.judge.failures import Failure, StudentError
-from reference import ex04_lr_schedules as ref
 
 REL = 1e-12  # tolerance: REL * base_lr absolute, plus REL relative
 FIGURE_REL = 1e-3  # course figures are printed with 3-4 significant digits
@@ -62,26 +61,9 @@ RESTARTED = (
 
 
 # -- torch runs ------------------------------------------------------------------------------
-def _optimizer(group_lrs: Sequence[float]) -> torch.optim.Optimizer:
-    params = [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64)) for _ in group_lrs]
-    groups = [{"params": [p], "lr": lr} for p, lr in zip(params, group_lrs)]
-    return torch.optim.SGD(groups, lr=group_lrs[0])
-
-
-def reference_schedule(
-    cls: str, kwargs: dict[str, Any], group_lrs: Sequence[float], steps: int
-) -> list[list[float]]:
-    """torch's lr of every group after construction and after each of ``steps`` steps."""
-    optimizer = _optimizer(group_lrs)
-    scheduler = getattr(ref, cls)(optimizer, **kwargs)
-    lrs = [[float(g["lr"]) for g in optimizer.param_groups]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(steps):
-            optimizer.step()
-            scheduler.step()
-            lrs.append([float(g["lr"]) for g in optimizer.param_groups])
-    return lrs
+# (cls, kwargs, group_lrs, steps) -> torch's lr of every group after construction and after
+# each of ``steps`` steps.
+reference_schedule = answers("support.ex04_lr_schedules").reference_schedule
 
 
 def reference_curve(

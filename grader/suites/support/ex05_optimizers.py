@@ -6,10 +6,12 @@ step. The worker replays it through the student's class (``grader/worker/scenari
 ex05_optimizers.py``), the judge through ``torch.optim`` (``reference/ex05_optimizers.py``),
 and the two trajectories are compared step by step in float64.
 
-When they differ, :func:`simulate` replays the case through a textbook implementation with one
+When they differ, :data:`simulate` replays the case through a textbook implementation with one
 known mistake switched on at a time (Adam's eps-hat, missing bias corrections, AdamW's coupled
 decay, SGD's dampened first momentum step, wrong Nesterov forms); a variant that reproduces the
-student's whole trajectory names the mistake.
+student's whole trajectory names the mistake. The torch run and the textbook implementation
+are answers, kept in ``reference/support/ex05_optimizers.py`` (see
+:mod:`grader.judge.expectations`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from typing import Any
 import torch
 
 from grader.judge import checks
+from grader.judge.expectations import ahead, answers, recording_hints
 from grader.judge.failures import Failure, StudentError
-from reference import ex05_optimizers as ref
+
+_answers = answers("support.ex05_optimizers", cpu_results=["simulate"])
+# torch.optim's trajectory for a case: per parameter, its values after every step.
+run_reference = _answers.run_reference
 
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop"]
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -167,114 +173,18 @@ def run_student(student: Any, case: Case, resume_at: int | None = None) -> dict[
     )
 
 
-def run_reference(case: Case) -> list[torch.Tensor]:
-    """torch.optim's trajectory for ``case``: per parameter, its values after every step."""
-    params = [torch.nn.Parameter(p.clone()) for group in case.groups for p in group["params"]]
-    it = iter(params)
-    spec = [
-        {
-            **{k: v for k, v in group.items() if k != "params"},
-            "params": [next(it) for _ in group["params"]],
-        }
-        for group in case.groups
-    ]
-    opt = getattr(ref, case.optimizer)(spec, **case.kwargs)
-    history: list[list[torch.Tensor]] = [[] for _ in params]
-    for t in range(case.steps):
-        if case.lrs is not None:
-            for group, lr in zip(opt.param_groups, case.lrs[t]):
-                group["lr"] = lr
-        for i, p in enumerate(params):
-            p.grad = grad_at(case, i, t)
-        opt.step()
-        for h, p in zip(history, params):
-            h.append(p.detach().clone())
-    return [torch.stack(h) for h in history]
-
-
 def grad_at(case: Case, i: int, t: int) -> torch.Tensor | None:
     g, mask = case.grads[i], case.present[i]
     return None if g is None or (mask is not None and not mask[t]) else g[t].clone()
 
 
 # -- textbook implementations, correct and with classic mistakes ----------------------------
-def simulate(
-    case: Case,
-    *,
-    start: int = 0,
-    values: Sequence[torch.Tensor] | None = None,
-    **mistake: Any,
-) -> list[torch.Tensor]:
-    """``case`` through a from-scratch float64 implementation, with at most one ``mistake``.
-
-    SGD: ``damp_first=True``; ``nesterov="ignored" | "buffer_only"``.
-    Adam/AdamW: ``eps_hat=True``; ``bias1=False`` / ``bias2=False``; AdamW: ``coupled=True``.
-    With ``start``, the run begins at step ``start`` from ``values`` with empty optimizer state
-    (what a resume that lost the state does); the result covers steps ``start ...`` only.
-    """
-    if values is None:
-        values = [p for g in case.groups for p in g["params"]]
-    values = [v.detach().to("cpu", torch.float64).clone() for v in values]
-    state: list[dict[str, Any]] = [{} for _ in values]
-    history: list[list[torch.Tensor]] = [[] for _ in values]
-    for t in range(start, case.steps):
-        for i, p in enumerate(values):
-            grad = grad_at(case, i, t)
-            if grad is not None:
-                hp = case.hyper(case.group_of[i])
-                if case.lrs is not None:
-                    hp["lr"] = case.lrs[t][case.group_of[i]]
-                _update(case.optimizer, p, grad.to("cpu", torch.float64), state[i], hp, mistake)
-            history[i].append(p.clone())
-    return [torch.stack(h) for h in history]
-
-
-def _update(
-    name: str,
-    p: torch.Tensor,
-    g: torch.Tensor,
-    s: dict[str, Any],
-    hp: dict[str, Any],
-    mistake: dict[str, Any],
-) -> None:
-    lr = hp["lr"]
-    if name == "SGD":
-        mu, tau = hp["momentum"], hp["dampening"]
-        g = g + hp["weight_decay"] * p
-        if mu:
-            old = s.get("b")
-            if old is None:
-                b = (1 - tau) * g if mistake.get("damp_first") else g.clone()
-            else:
-                b = mu * old + (1 - tau) * g
-            s["b"] = b
-            direction = {"ignored": b, "buffer_only": mu * b}.get(
-                mistake.get("nesterov", ""), g + mu * b if hp["nesterov"] else b
-            )
-            g = direction
-        p -= lr * g
-    elif name in ("Adam", "AdamW"):
-        beta1, beta2 = hp["betas"]
-        if name == "AdamW" and not mistake.get("coupled"):
-            p *= 1 - lr * hp["weight_decay"]
-        else:
-            g = g + hp["weight_decay"] * p
-        t = s["t"] = s.get("t", 0) + 1
-        m = s["m"] = beta1 * s.get("m", torch.zeros_like(p)) + (1 - beta1) * g
-        v = s["v"] = beta2 * s.get("v", torch.zeros_like(p)) + (1 - beta2) * g * g
-        bc1 = 1 - beta1**t if mistake.get("bias1", True) else 1.0
-        bc2 = 1 - beta2**t if mistake.get("bias2", True) else 1.0
-        if mistake.get("eps_hat"):
-            denom = (v.sqrt() + hp["eps"]) / math.sqrt(bc2)
-        else:
-            denom = v.sqrt() / math.sqrt(bc2) + hp["eps"]
-        p -= lr / bc1 * m / denom
-    else:  # RMSprop
-        v = s["v"] = hp["alpha"] * s.get("v", torch.zeros_like(p)) + (1 - hp["alpha"]) * g * g
-        step = g / (v.sqrt() + hp["eps"])
-        if hp["momentum"] > 0:
-            step = s["b"] = hp["momentum"] * s.get("b", torch.zeros_like(p)) + step
-        p -= lr * step
+# simulate(case, *, start=0, values=None, **mistake): ``case`` through a from-scratch float64
+# implementation with at most one mistake (SGD: damp_first=True, nesterov="ignored" |
+# "buffer_only"; Adam/AdamW: eps_hat=True, bias1=False / bias2=False; AdamW: coupled=True).
+# With ``start`` the run begins at that step from ``values`` with empty optimizer state (a
+# resume that lost the state); the result, on the CPU, covers steps ``start ...`` only.
+simulate = _answers.simulate
 
 
 def mistakes_for(case: Case) -> list[tuple[dict[str, Any], str]]:
@@ -399,8 +309,20 @@ def nonfinite_hint(got: torch.Tensor, expected: torch.Tensor) -> str | None:
     )
 
 
+def hints_ahead(case: Case, resume_at: int | None = None) -> None:
+    """The simulations the hints of ``case`` may need, recorded ahead (see ``ahead``)."""
+    if not recording_hints():
+        return
+    for mistake, _ in mistakes_for(case):
+        ahead(simulate, case, **mistake)
+    if resume_at:
+        expected = run_reference(case)
+        ahead(simulate, case, start=resume_at, values=[e[resume_at - 1] for e in expected])
+
+
 def check_against_torch(student: Any, case: Case, what: str | None = None) -> None:
     """The student's run of ``case`` against torch.optim's."""
+    hints_ahead(case)
     result = run_student(student, case)
     expected = run_reference(case)
     check_trajectory(case, result["params"], expected, what or case.optimizer)
@@ -408,6 +330,7 @@ def check_against_torch(student: Any, case: Case, what: str | None = None) -> No
 
 def check_resume(student: Any, case: Case, resume_at: int) -> None:
     """A fresh optimizer loading ``state_dict()`` after ``resume_at`` steps continues exactly."""
+    hints_ahead(case, resume_at)
     result = run_student(student, case, resume_at)
     expected = run_reference(case)
     check_trajectory(case, result["params"], expected, case.optimizer)

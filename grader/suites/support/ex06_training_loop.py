@@ -5,7 +5,10 @@ tensors, the batch order of every epoch, the loss, optimizer and scheduler setti
 seed for dropout. The worker (``grader/worker/scenarios/ex06_training_loop.py``) builds
 recorded objects from it and runs the student's code; :func:`build` here builds the same
 objects, unrecorded, for the reference loop in the judge. Both sides build them the same way,
-so the two runs see identical weights, batches and dropout masks.
+so the two runs see identical weights, batches and dropout masks. The reference runs
+themselves (:data:`reference_epoch`, :data:`reference_fit`, :data:`reference_evaluate`) are
+answers, kept in ``reference/support/ex06_training_loop.py`` (see
+:mod:`grader.judge.expectations`).
 
 :func:`audit` reads the worker's event record (see the scenario module's docstring for the
 events) and lists what went wrong, step by step, each problem with a hint that names the
@@ -24,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from grader.judge import checks
+from grader.judge.expectations import answers
 from grader.judge.failures import Failure
 
 LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
@@ -270,37 +274,14 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-@one_thread()
-def reference_epoch(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The reference ``train_one_epoch`` on ``spec``: its result, parameters and final lr."""
-    objs = build(spec)
-    objs["model"].eval()
-    result = ref.train_one_epoch(
-        objs["model"],
-        objs["train"],
-        objs["loss_fn"],
-        objs["optimizer"],
-        **_arguments(kwargs, objs, "cpu"),
-    )
-    return {
-        "result": result,
-        "params": params_of(objs["model"]),
-        "lr_after": objs["optimizer"].param_groups[0]["lr"],
-    }
-
-
-@one_thread()
-def reference_fit(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    objs = build(spec)
-    history = ref.fit(
-        objs["model"],
-        objs["train"],
-        objs["val"],
-        objs["loss_fn"],
-        objs["optimizer"],
-        **_arguments(kwargs, objs, "cpu"),
-    )
-    return {"result": history, "params": params_of(objs["model"])}
+# The reference loop on a spec, in the judge: (ref, spec, kwargs) -> {"result", "params",
+# "lr_after"} after one train_one_epoch; (ref, spec, kwargs) -> {"result": history, "params"}
+# after fit; (ref, spec) -> evaluate's result on the training data. ``ref`` is the reference
+# module (or its answers), which they call.
+_answers = answers("support.ex06_training_loop")
+reference_epoch = _answers.reference_epoch
+reference_fit = _answers.reference_fit
+reference_evaluate = _answers.reference_evaluate
 
 
 @one_thread()
@@ -311,12 +292,6 @@ def first_gradient_norm(spec: dict[str, Any]) -> float:
     objs["loss_fn"](objs["model"](x), y).backward()
     grads = [p.grad.flatten() for p in objs["model"].parameters() if p.grad is not None]
     return float(torch.linalg.vector_norm(torch.cat(grads)))
-
-
-@one_thread()
-def reference_evaluate(ref: Any, spec: dict[str, Any]) -> dict[str, float]:
-    objs = build(spec)
-    return ref.evaluate(objs["model"], objs["train"], objs["loss_fn"])
 
 
 # -- reading the event record --------------------------------------------------------------------

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import torch
 
 from grader.judge import checks
+from grader.judge.expectations import answers
 from grader.judge.failures import Failure, NotImplementedYet
 
 ALPHA = 1e-9  # per check
@@ -231,33 +232,15 @@ def random_shape(rng: random.Random) -> tuple[int, ...]:
     return shape
 
 
-def fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    receptive = math.prod(shape[2:])
-    return shape[1] * receptive, shape[0] * receptive
-
-
-def gain(nonlinearity: str, param: float | None = None) -> float:
-    return torch.nn.init.calculate_gain(nonlinearity, param)
-
-
-def xavier_std(shape: tuple[int, ...], g: float) -> float:
-    fan_in, fan_out = fans(shape)
-    return g * math.sqrt(2.0 / (fan_in + fan_out))
-
-
-def kaiming_std(
-    shape: tuple[int, ...], a: float, mode: str, nonlinearity: str
-) -> tuple[float, dict[str, float]]:
-    """The std, and the std of each classic mistake (for hints)."""
-    fan_in, fan_out = fans(shape)
-    fan, other = (fan_in, fan_out) if mode == "fan_in" else (fan_out, fan_in)
-    g = gain(nonlinearity, a)
-    alternatives = {}
-    if other != fan:
-        alternatives[SWAP_HINT] = g / math.sqrt(other)
-    if abs(g - 1) > 1e-12:
-        alternatives[GAIN_HINT] = 1 / math.sqrt(fan)
-    return g / math.sqrt(fan), alternatives
+# What a correct initializer's std is -- exercise 10's formulas, so kept in reference/support/:
+# fans(shape) -> (fan_in, fan_out); gain(nonlinearity, param=None) -> float;
+# xavier_std(shape, gain) -> float; kaiming_std(shape, a, mode, nonlinearity) -> (the std,
+# {hint: the std of that classic mistake}).
+_answers = answers("support.ex10_weight_init")
+fans = _answers.fans
+gain = _answers.gain
+xavier_std = _answers.xavier_std
+kaiming_std = _answers.kaiming_std
 
 
 def init_and_check(
