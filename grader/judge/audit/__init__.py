@@ -15,10 +15,18 @@ does not allow, each with where it is, why it is refused and what to write inste
   threads, processes, signals, pickles, unsafe ``torch.load``/``numpy.load``, imports of the
   grader, and any import outside the exercise's list;
 - the exercise's extras (``AUDIT["extras"]`` in the reference: autograd's graph in exercises
-  1-2, torch itself in exercise 8, ``torch.nn.init`` in exercise 10).
+  1-2, torch itself in exercise 8, ``torch.nn.init`` in exercise 10, and other routes to the
+  same result, such as ``torch.optim.ASGD`` in exercise 5), by path and, for an API, by object;
+- code that changes torch for everyone (assignments into it, ``__torch_function__``).
 
 A finding at module level (``function`` None) that a function or class uses -- an import, an
-alias, a helper -- is reported again at that use, attributed to that function or class.
+alias, a helper -- is reported again at that use, attributed to that function or class; so is
+a finding inside a top-level helper, at each function that calls it. What a module-level
+finding that nothing uses means (import-time code) is for the caller to decide.
+
+Modules: ``policy`` (what is refused everywhere, and the words), ``knowledge`` (the installed
+torch, looked at without running it), ``scopes`` (bindings and what a name refers to),
+``checks`` (the rules), ``findings`` (the result and its location).
 
 The per-exercise policy is the ``AUDIT`` literal next to ``FORBIDDEN`` in ``reference/``; what is
 refused everywhere is in :mod:`grader.judge.audit.policy`. The torch scan is cached per process
