@@ -87,8 +87,11 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
                a forbidden-use message, are not counted)
     solution   solutions/ get full marks (public and hidden tests)
     stub       exercises/ get zero, every test saying "not implemented"
+
+    Then the files a release would ship are audited: no solution marker, hidden test name,
+    reference import, or function that is a solution function under other names.
     """
-    from grader.instructor import sync, verify
+    from grader.instructor import release, sync, verify
 
     root = sync.repo_root()
     exercises = _exercises(names)
@@ -103,7 +106,10 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
     orphans = [] if names else verify.orphan_solutions(root, exercises)
     for line in orphans:
         click.echo(f"warning: {line}")
-    ok = all(r.ok for r in rows)
+    leaks = release.audit_sources(root, exercises)
+    for line in leaks:
+        click.echo(f"release audit: {line}")
+    ok = all(r.ok for r in rows) and not leaks
     verdict = "all good" if ok else "PROBLEMS FOUND"
     click.echo(f"\n{verdict}: {len(rows)} exercise(s) in {seconds:.1f} s (seed {opts.seed})")
     return EXIT_PASSED if ok else EXIT_FAILED
@@ -111,7 +117,12 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
 
 @click.command(name="release")
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--force", is_flag=True, help="Replace OUT_DIR if it holds an earlier release.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Update OUT_DIR in place if it holds an earlier release (only files that release "
+    "wrote are replaced or removed).",
+)
 @click.option(
     "--exercise",
     "-e",
@@ -119,22 +130,46 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
     multiple=True,
     help="Release only this exercise (repeatable); default: all of them.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "bwrap", "unshare", "process"]),
+    default="auto",
+    show_default=True,
+    help="Sandbox for the solutions graded to record the public tests' answers.",
+)
 @_guard
-def release_command(out_dir: Path, force: bool, names: tuple[str, ...]) -> int:
-    """Build the student repository in OUT_DIR.
+def release_command(out_dir: Path, force: bool, names: tuple[str, ...], isolation: str) -> int:
+    """Build (or update) the student repository in OUT_DIR.
 
     It holds the exercises (.py and notebooks), the grader with its public tests only, the
-    references the public tests use, a README, pyproject.toml, .gitignore and the classroom
-    workflow when there is one. No hidden test, solution or instructor command goes in; the
-    finished tree is scanned for them and the release fails if any slipped through.
+    answers those tests compare with (recorded by grading the solutions here: no reference
+    code ships), a README, pyproject.toml, .gitignore, the classroom workflow when there is
+    one, and .trainloop/manifest.json listing every file it wrote. No hidden test, solution,
+    reference or instructor command goes in; the finished tree is audited for them (and for
+    functions that are solutions under other names) and the release fails if any slipped
+    through. With --force an earlier release is updated in place: .git, .venv and other files
+    it did not write are left alone, and uncommitted changes to its files stop it (exit 2).
     """
     from grader.instructor import release, sync
 
     root = sync.repo_root()
-    files = release.build(root, out_dir, force=force, only=_exercises(names) if names else None)
-    size = sum(p.stat().st_size for p in files)
-    click.echo(f"wrote {len(files)} files ({size / 1024:.0f} KiB) to {out_dir}")
-    click.echo(f"next: cd {out_dir} && git init && git add -A && git commit -m 'Exercises'")
+    built = release.build(
+        root,
+        out_dir,
+        force=force,
+        only=_exercises(names) if names else None,
+        isolation=isolation,
+        progress=lambda m: click.echo(m, err=True),
+    )
+    size = sum(p.stat().st_size for p in built.files)
+    click.echo(
+        f"wrote {len(built.files)} files ({size / 1024:.0f} KiB, of which recorded answers "
+        f"{built.expected_bytes / 1024:.0f} KiB) to {out_dir}"
+    )
+    if built.removed:
+        click.echo(f"removed {len(built.removed)} file(s) of the previous release")
+    if not (out_dir / ".git").exists():
+        click.echo(f"next: cd {out_dir} && git init && git add -A && git commit -m 'Exercises'")
     return EXIT_PASSED
 
 
