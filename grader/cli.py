@@ -286,6 +286,7 @@ def _add_optional_commands() -> None:
         "grader.instructor.commands",
         "grader.platforms.commands",
         "grader.regrade.commands",
+        "grader.release_commands",  # a student release's `grade list`
     ):
         try:
             module = import_module(name)
