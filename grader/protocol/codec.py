@@ -8,13 +8,16 @@ str, list) or a tagged object:
 - ``{"$": "tuple" | "iter", "items": [...]}``
 - ``{"$": "dict", "items": [[key, value], ...]}``
 - ``{"$": "tensor", "buf": i, "dtype": "float32", "shape": [...], "device": "cpu",
-  "requires_grad": bool, "param": bool, "grad": <tensor node> | None, "cls": "Tensor"}``
+  "requires_grad": bool, "param": bool, "grad": <tensor node> | None}``
 - ``{"$": "bytes", "buf": i}``
 - ``{"$": "fn", "ref": "module:name"}`` -- a trusted harness function, resolved by the worker.
 
 Decoding rebuilds every tensor from its bytes with ``torch.frombuffer(...).clone()``, so the
 result is always an exact ``torch.Tensor``; dtype, shape, byte count, nesting depth and total
-size are checked against limits, and anything else is a :class:`ProtocolError`.
+size are checked against limits, and anything else is a :class:`ProtocolError`. The header's
+bracket nesting is measured *before* ``json.loads`` sees it (a deeply nested frame would
+otherwise exhaust the parser's recursion), and any failure while decoding -- whatever exception
+it raises -- is reported as a :class:`ProtocolError`, never as the judge's own crash.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import struct
 import sys
 from collections.abc import Callable, Iterator
@@ -122,7 +126,6 @@ class _Encoder:
             "requires_grad": bool(t.requires_grad),
             "param": isinstance(t, torch.nn.Parameter),
             "grad": self._tensor(grad) if isinstance(grad, torch.Tensor) else None,
-            "cls": type(t).__name__,
         }
 
     def node(self, obj: Any, depth: int = 0) -> Any:
@@ -254,19 +257,48 @@ class _Decoder:
         raise ProtocolError(f"unknown tag {tag!r}")
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest bracket nesting in JSON text ``raw`` (brackets inside strings don't count).
+
+    Runs in C-speed passes (a regex, ``bytes.translate``, a NumPy cumulative sum), so a 16 MiB
+    header of brackets costs milliseconds, and it never recurses.
+    """
+    skeleton = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if not skeleton:
+        return 0
+    import numpy as np
+
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    opens = (codes == ord("[")) | (codes == ord("{"))
+    steps = opens.view(np.int8) * np.int8(2) - np.int8(1)
+    return int(np.cumsum(steps, dtype=np.int32).max())
+
+
 def read_frame(
     read_exact: Callable[[int], bytes],
     *,
     resolve_fn: Callable[[str], Any] | None = None,
     max_total: int = MAX_TOTAL_BYTES,
 ) -> Any:
-    """Read and decode one frame using ``read_exact(n)`` (which must return n bytes or raise)."""
+    """Read and decode one frame using ``read_exact(n)`` (which must return n bytes or raise).
+
+    Exceptions raised by ``read_exact`` (end of file, a deadline) pass through unchanged;
+    everything wrong with the frame itself is a :class:`ProtocolError`.
+    """
     (length,) = LENGTH.unpack(read_exact(LENGTH.size))
     if length > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {length} bytes exceeds the {MAX_HEADER_BYTES} byte cap")
+    raw = read_exact(length)
+    # A node is at most two JSON levels per protocol level ({"$": ..., "items": [...]}).
+    if json_depth(raw) > 2 * MAX_DEPTH + 4:
+        raise ProtocolError("header nested too deeply")
     try:
-        header = json.loads(read_exact(length))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = json.loads(raw)
+    except (ValueError, RecursionError, MemoryError) as exc:  # UnicodeDecodeError, JSON errors
         raise ProtocolError(f"header is not valid JSON: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
         raise ProtocolError("header must be an object with a 'buffers' list")
@@ -276,7 +308,12 @@ def read_frame(
     if sum(sizes) > max_total:
         raise ProtocolError(f"reply of {sum(sizes)} bytes exceeds the {max_total} byte cap")
     buffers = [read_exact(n) if n else b"" for n in sizes]
-    return _Decoder(buffers, resolve_fn).node(header.get("msg"))
+    try:
+        return _Decoder(buffers, resolve_fn).node(header.get("msg"))
+    except ProtocolError:
+        raise
+    except Exception as exc:  # a torch error on odd shapes, a hostile resolve_fn target, ...
+        raise ProtocolError(f"undecodable value ({type(exc).__name__}: {exc})") from None
 
 
 def tensors_in(obj: Any) -> list[torch.Tensor]:
