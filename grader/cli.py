@@ -55,6 +55,13 @@ def grading_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Sandbox for student code; auto picks the strongest available.",
         ),
+        click.option(
+            "--require-isolation",
+            type=click.Choice(["landlock", "bwrap"]),
+            default=None,
+            help="Refuse to grade (exit 2) unless the worker gets at least this isolation: "
+            "landlock = Landlock file allow-list and seccomp; bwrap = bubblewrap namespaces.",
+        ),
         click.option("--public-only", is_flag=True, help="Run only the public tests."),
         click.option(
             "-k", "select", default=None, help="Only tests whose name matches (pytest -k)."
@@ -84,19 +91,51 @@ def grading_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _options(
-    device: str, seed: int | None, isolation: str, public_only: bool, select: str | None
+    device: str,
+    seed: int | None,
+    isolation: str,
+    public_only: bool,
+    select: str | None,
+    require_isolation: str | None = None,
 ) -> Any:
     from grader.judge.runner import Options
 
     vis = ("public",) if public_only else ("public", "hidden")
-    return Options(device=device, seed=seed, isolation=isolation, visibilities=vis, select=select)
+    return Options(
+        device=device,
+        seed=seed,
+        isolation=isolation,
+        visibilities=vis,
+        select=select,
+        require_isolation=require_isolation,
+    )
+
+
+def _check_writable(path: Path | None, flag: str, what: str) -> None:
+    """Before grading starts: a scorecard or report that cannot be written is a usage error."""
+    from grader.judge.scorecard import check_writable
+
+    if path is None:
+        return
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise GraderError(
+            f"cannot write the {what} to {path} ({exc.strerror}): pass {flag} with a "
+            "writable file path"
+        ) from None
 
 
 def _guard(fn: Callable[..., int]) -> Callable[..., None]:
-    """One clear line and exit 2 for grading errors; never an internal traceback."""
+    """One clear line and exit 2 for grading errors; never an internal traceback. SIGINT and
+    SIGTERM end with 130/143 once the scorecard is written; workers and their folders are
+    removed whatever happens."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        from grader.judge import interrupts
+
+        interrupts.install()
         try:
             code = fn(*args, **kwargs)
         except GraderError as exc:
@@ -104,7 +143,7 @@ def _guard(fn: Callable[..., int]) -> Callable[..., None]:
             code = EXIT_ERROR
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            code = 130
+            code = interrupts.exit_code()
         except click.exceptions.ClickException:
             raise
         except Exception as exc:  # the last line of defence: report, don't dump internals
@@ -116,6 +155,8 @@ def _guard(fn: Callable[..., int]) -> Callable[..., None]:
                 err=True,
             )
             code = EXIT_ERROR
+        finally:
+            _cleanup()
         if sys.stdout is sys.__stdout__ and os.environ.get("TLG_FAST_EXIT", "1") == "1":
             # The scorecard is on disk and the report printed: skip interpreter teardown
             # (with torch loaded it costs a few hundred ms on every `grade` run).
@@ -125,6 +166,18 @@ def _guard(fn: Callable[..., int]) -> Callable[..., None]:
         sys.exit(code)
 
     return wrapper
+
+
+def _cleanup() -> None:
+    """Kill every worker and remove every temporary folder (a fast exit skips atexit)."""
+    if "grader.judge.client" in sys.modules:
+        from grader.judge.client import close_all
+
+        close_all()
+    if "grader.judge.submission" in sys.modules:
+        from grader.judge.submission import cleanup
+
+        cleanup()
 
 
 def _write(card: Any, json_path: Path) -> None:
@@ -143,22 +196,26 @@ def grade_one(
     device: str,
     seed: int | None,
     isolation: str,
+    require_isolation: str | None,
     public_only: bool,
     select: str | None,
     verbose: bool,
     fmt: str = "text",
     output: Path | None = None,
 ) -> int:
-    from grader.judge import exercises, runner
+    from grader.judge import exercises, interrupts, runner
     from grader.judge.report import render
 
     ex = exercises.find(name)
-    opts = _options(device, seed, isolation, public_only, select)
+    opts = _options(device, seed, isolation, public_only, select, require_isolation)
+    _check_writable(json_path, "--json", "scorecard")
+    _check_writable(output, "--output", "output")
     if fmt != "text":  # machine formats: always leave a valid result behind
         from grader.platforms import formats
 
         card, errors = formats.grade_exercise(ex, submission, opts)
-        return formats.emit(card, fmt, output, json_path=json_path, verbose=verbose, errors=errors)
+        code = formats.emit(card, fmt, output, json_path=json_path, verbose=verbose, errors=errors)
+        return interrupts.exit_code() if card.interrupted else code
     if not submission.exists():
         card = runner.failed_card(ex, submission, opts, f"{submission} does not exist")
         _write(card, json_path)
@@ -170,9 +227,17 @@ def grade_one(
     except GraderError as exc:
         _write(runner.failed_card(ex, submission, opts, str(exc)), json_path)
         raise
+    except KeyboardInterrupt:
+        _cleanup()
+        reason = "interrupted before any test finished"
+        _write(runner.failed_card(ex, submission, opts, reason, interrupted=True), json_path)
+        raise
     _write(card, json_path)
     click.echo(render(card, verbose=verbose))
     click.echo(f"scorecard: {json_path}")
+    if card.interrupted:
+        click.echo("interrupted: the scorecard holds the tests that finished", err=True)
+        return interrupts.exit_code()
     return EXIT_PASSED if card.passed else EXIT_FAILED
 
 
@@ -224,6 +289,7 @@ def grade_all(
     device: str,
     seed: int | None,
     isolation: str,
+    require_isolation: str | None,
     public_only: bool,
     select: str | None,
     verbose: bool,
@@ -231,26 +297,32 @@ def grade_all(
     output: Path | None,
 ) -> int:
     """Grade every exercise and write one scorecard with the grand total."""
-    from grader.judge import exercises, runner
+    from grader.judge import exercises, interrupts, runner
     from grader.judge.report import render_bundle
 
+    opts = _options(device, seed, isolation, public_only, select, require_isolation)
+    _check_writable(json_path, "--json", "scorecard")
+    _check_writable(output, "--output", "output")
     if fmt != "text":  # machine formats: always leave a valid result behind
         from grader.platforms import formats
 
-        opts = _options(device, seed, isolation, public_only, select)
         bundle, errors = formats.grade_every(list(exercises.all_exercises()), submission, opts)
-        return formats.emit(
+        code = formats.emit(
             bundle, fmt, output, json_path=json_path, verbose=verbose, errors=errors
         )
+        return interrupts.exit_code() if bundle.interrupted else code
     if not submission.exists():
         raise GraderError(f"{submission} does not exist: pass --submission with your folder")
-    opts = _options(device, seed, isolation, public_only, select)
+    runner.check_isolation(opts)
     bundle, errors = runner.grade_many(list(exercises.all_exercises()), submission, opts)
     _write(bundle, json_path)
     click.echo(render_bundle(bundle, verbose=verbose))
     click.echo(f"scorecard: {json_path}")
     for err in errors:
         click.echo(click.style("error: ", fg="red", bold=True) + err, err=True)
+    if bundle.interrupted:
+        click.echo("interrupted: the scorecard holds the exercises that finished", err=True)
+        return interrupts.exit_code()
     if errors:
         return EXIT_ERROR
     return EXIT_PASSED if all(c.passed for c in bundle.exercises) else EXIT_FAILED

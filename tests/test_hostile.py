@@ -93,7 +93,7 @@ def test_fork_bomb_is_contained_and_killed():
     ex = exercises.find("exercise-3")
     opts = runner.Options(device="cpu", seed=1, select="worked_example_l2 or value_clamps")
     prepared = runner.prepare(ex, EX03 / "fork_bomb.py", opts)
-    scratch = str(prepared.client.scratch)
+    scratch = str(prepared.client.home)
     card = runner.grade(prepared, opts)
     results = by_id(card)
     assert "did not return within" in results[NORM].message

@@ -3,22 +3,22 @@
 :class:`WorkerClient` owns the worker process. Each request has a timeout; a timeout, crash,
 exit or malformed reply kills the worker's whole process tree and raises a
 :class:`~grader.judge.failures.WorkerLost` whose message names the function and the cause. The
-next request starts a fresh worker (and re-imports the submission).
+next request starts a fresh worker (and re-imports the submission) in fresh folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
-import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.judge import sandbox
+from grader.judge.channel import Channel, ChannelClosed, ChannelTimeout
 from grader.judge.failures import (
     Failure,
     GraderError,
@@ -27,19 +27,14 @@ from grader.judge.failures import (
     SubmissionUnusable,
     WorkerLost,
 )
-from grader.protocol.codec import ProtocolError, encode, read_frame
+from grader.judge.sandbox.view import remove_tree
+from grader.protocol.codec import ProtocolError
+
+_LIVE: weakref.WeakSet[WorkerClient] = weakref.WeakSet()  # closed on exit or interrupt
 
 LOAD_TIMEOUT_S = 90.0
+SEND_TIMEOUT_S = 30.0
 MAX_LOSSES = 2
-MAX_REPLY_BYTES = 256 << 20
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Eof(Exception):
-    pass
 
 
 @dataclass
@@ -47,10 +42,10 @@ class WorkerSpec:
     """What a worker needs to know to load one exercise's submission."""
 
     module: str  # e.g. "ex03_gradient_clipping"
-    submission: Path | None  # the student's file, or None when there is none
-    forbidden: list[str]
+    submission: Path | None  # where the student's file was (for messages), None: no file
+    source: bytes | None = None  # its bytes, read by the judge before anything ran
+    forbidden: tuple[str, ...] = ()
     mode: str = "auto"
-    hide: list[Path] = field(default_factory=list)
     cuda: bool = False
     unusable: str | None = None  # a reason every test fails with (set by the judge)
 
@@ -58,102 +53,95 @@ class WorkerSpec:
 class WorkerClient:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
-        self.mode = sandbox.available_mode(spec.mode)
+        self.caps = sandbox.capabilities(spec.mode)
+        self.mode = self.caps.mode
         self.worker: sandbox.WorkerProcess | None = None
+        self.channel: Channel | None = None
         self.loaded: dict[str, Any] | None = None
-        self.scratch = Path(tempfile.mkdtemp(prefix="tlg-worker-"))
+        # The judge's own folder: every worker's view and scratch are made inside it, fresh.
+        self.home = Path(tempfile.mkdtemp(prefix="tlg-worker-"))
+        os.chmod(self.home, 0o711)  # an unprivileged worker uid may pass through, not list
         self.layers: list[str] = []
+        self.landlock_abi = 0  # as applied in the worker (0: not applied)
+        self.seccomp = False
         self.starts = 0
         self.violations: dict[str, list[str]] = {}  # student name -> what it did
         self.losses: dict[str, list[str]] = {}  # request name -> how it lost the worker
         self._load_sent_at = 0.0
+        self._greeted = False
+        self._next_id = 0
+        _LIVE.add(self)
+
+    @property
+    def level(self) -> str:
+        return sandbox.level_of(self.mode, self.landlock_abi > 0, self.seccomp)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Launch a worker and send it the load request; the reply is read when needed."""
-        if self.worker is not None or self.spec.unusable or self.spec.submission is None:
+        """Launch a worker and send it the load request; the replies are read when needed."""
+        if self.worker is not None or self.spec.unusable or self.spec.source is None:
             return
-        sub = self.scratch / "submission"
-        sub.mkdir(exist_ok=True)
-        target = sub / f"{self.spec.module}.py"
-        target.write_bytes(self.spec.submission.read_bytes())
         self.worker = sandbox.launch(
-            self.scratch, mode=self.mode, hide=self.spec.hide, cuda=self.spec.cuda
+            self.home,
+            caps=self.caps,
+            scenarios=self.spec.module,
+            module=self.spec.module,
+            submission=self.spec.source,
+            cuda=self.spec.cuda,
         )
-        self.layers = self.worker.layers
+        self.channel = Channel(self.worker.to_worker, self.worker.from_worker)
         self.starts += 1
         self.loaded = None
-        self._send(
-            {
-                "op": "load",
-                "module": self.spec.module,
-                "path": str(target),
-                "scenarios": self.spec.module,
-                "forbidden": self.spec.forbidden,
-                "threads": 1,
-            }
-        )
+        self._greeted = False
         self._load_sent_at = time.monotonic()
+        try:
+            self.channel.send(
+                {"op": "load", "forbidden": list(self.spec.forbidden), "threads": 1},
+                self._load_sent_at + SEND_TIMEOUT_S,
+            )
+        except (ChannelTimeout, ChannelClosed):
+            pass  # the load reply will report the worker's death
 
     def close(self) -> None:
         self.close_worker()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.home)
+        _LIVE.discard(self)
+
+    def close_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+        self.channel = None
+        self.loaded = None
 
     def _lose(self, what: str, why: str) -> WorkerLost:
         output = ""
         if self.worker is not None:
             code = self.worker.proc.poll()
             output = self.worker.output_text()
-            self.worker.kill()
             if code is not None and "exited" in why:
                 why = why.replace("exited", f"exited with code {code}")
-        self.worker = None
-        self.loaded = None
+        self.close_worker()
         tail = output.strip().splitlines()[-5:]
         extra = ("\nlast output:\n  " + "\n  ".join(tail)) if tail else ""
         return WorkerLost(f"{what} {why}{extra}")
 
     # -- transport ---------------------------------------------------------------------------
-    def _send(self, message: dict[str, Any]) -> None:
-        assert self.worker is not None
-        data = memoryview(encode(message))
-        while data:
-            try:
-                n = os.write(self.worker.to_worker, data)
-            except BrokenPipeError:
-                raise _Eof from None
-            data = data[n:]
-
-    def _receive(self, deadline: float) -> Any:
-        assert self.worker is not None
-        fd = self.worker.from_worker
-
-        def read_exact(n: int) -> bytes:
-            chunks, left = [], n
-            while left:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _Timeout
-                ready, _, _ = select.select([fd], [], [], remaining)
-                if not ready:
-                    raise _Timeout
-                chunk = os.read(fd, min(left, 1 << 20))
-                if not chunk:
-                    raise _Eof
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
-
-        return read_frame(read_exact, max_total=MAX_REPLY_BYTES)
-
     def _exchange(self, message: dict[str, Any] | None, timeout: float, what: str) -> Any:
+        """Send ``message`` (if any) and read one reply, all within ``timeout`` seconds."""
+        assert self.channel is not None
+        deadline = time.monotonic() + timeout
         try:
             if message is not None:
-                self._send(message)
-            reply = self._receive(time.monotonic() + timeout)
-        except _Timeout:
+                if self.channel.pending():
+                    raise ProtocolError("it wrote to the grader's pipe when nothing was asked")
+                self._next_id += 1
+                message = {**message, "id": self._next_id}
+                self.channel.send(message, deadline)
+            reply = self.channel.receive(deadline)
+        except ChannelTimeout:
             raise self._lose(what, f"did not return within {timeout:g} s") from None
-        except _Eof:
+        except ChannelClosed:
             self._wait_exit()
             raise self._lose(
                 what, "exited: the worker process ended (os._exit, sys.exit or a crash?)"
@@ -162,6 +150,8 @@ class WorkerClient:
             raise self._lose(what, f"sent a malformed reply ({exc})") from None
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             raise self._lose(what, "sent a malformed reply")
+        if message is not None and reply.get("id") != message["id"]:
+            raise self._lose(what, "sent a reply to a request it was not asked (out of step)")
         return reply
 
     def _wait_exit(self) -> None:
@@ -169,18 +159,45 @@ class WorkerClient:
             with contextlib.suppress(Exception):
                 self.worker.proc.wait(timeout=2)
 
+    def _greet(self, deadline: float) -> None:
+        """Read the frame the worker sends once confined, before any student code has run:
+        the only report from it that is trusted, because nothing untrusted ran yet."""
+        left = max(deadline - time.monotonic(), 1.0)
+        reply = self._exchange(None, left, "starting the sandbox")
+        hello = reply.get("hello")
+        if not reply["ok"] or not isinstance(hello, dict):
+            err = reply.get("error") or {}
+            raise GraderError(f"the worker could not start: {err.get('message', reply)}")
+        assert self.worker is not None
+        self.landlock_abi = int(hello.get("landlock_abi") or 0)
+        self.seccomp = hello.get("seccomp") is True
+        self.layers = list(self.worker.layers)
+        if self.landlock_abi:
+            scoped = " + signal/abstract-socket scoping" if self.landlock_abi >= 6 else ""
+            self.layers.append(f"Landlock ABI {self.landlock_abi}: file allow-list{scoped}")
+        if self.seccomp:
+            self.layers.append(
+                "seccomp: no new processes, exec, sockets, ptrace or signals to others"
+            )
+        if hello.get("capabilities_dropped"):
+            self.layers.append("capabilities dropped")
+        self._greeted = True
+
     # -- requests ----------------------------------------------------------------------------
     def ensure_loaded(self) -> dict[str, Any]:
         if self.spec.unusable:
             raise SubmissionUnusable(self.spec.unusable)
-        if self.spec.submission is None:
+        if self.spec.source is None:
             raise SubmissionUnusable(f"there is no submission file for {self.spec.module}")
         if self.worker is None:
             self.start()
         if self.loaded is None:
-            left = LOAD_TIMEOUT_S - (time.monotonic() - self._load_sent_at)
+            deadline = self._load_sent_at + LOAD_TIMEOUT_S
             try:
-                reply = self._exchange(None, max(left, 1.0), "importing your submission")
+                if not self._greeted:
+                    self._greet(deadline)
+                left = max(deadline - time.monotonic(), 1.0)
+                reply = self._exchange(None, left, "importing your submission")
             except WorkerLost as lost:  # a crash or hang at import: nothing can run
                 self.spec.unusable = lost.message
                 raise
@@ -193,12 +210,6 @@ class WorkerClient:
                 raise GraderError(f"the worker could not start: {err.get('message')}")
             self.loaded = reply
         return self.loaded
-
-    def close_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-            self.worker = None
-        self.loaded = None
 
     def request(
         self, op: str, name: str, timeout: float, needs: tuple[str, ...] = (), **payload: Any
@@ -233,6 +244,12 @@ class WorkerClient:
         if not reply["ok"]:
             raise error_from_reply(what, reply.get("error") or {}, self.spec.module)
         return reply
+
+
+def close_all() -> None:
+    """Kill every worker and remove every worker folder this judge still has (on exit)."""
+    for client in list(_LIVE):
+        client.close()
 
 
 def import_message(module: str, err: dict[str, Any]) -> str:

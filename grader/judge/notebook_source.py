@@ -25,6 +25,9 @@ import re
 from dataclasses import dataclass, field
 
 MAX_NOTEBOOK_BYTES = 64 << 20
+# Expressions nested deeper than this (``1 + 1 + ... + 1``, 1,000 terms) are not read further:
+# the notebook is refused with a message naming the cell, rather than exhausting the stack.
+MAX_EXPRESSION_DEPTH = 200
 SAFE_CALLS = frozenset({"float", "int", "complex", "bool", "str", "bytes", "frozenset", "tuple"})
 _MAGIC = re.compile(r"^\s*(%|!|[\w.]+\?{1,2}\s*$|\?{1,2}[\w.])")  # %magic, !shell, obj?, ?obj
 _ASSIGNED_MAGIC = re.compile(r"^\s*[\w.]+(\s*,\s*[\w.]+)*\s*=\s*[%!]")  # files = !ls
@@ -33,6 +36,10 @@ _BUILTINS = frozenset(dir(builtins))
 
 class NotebookError(Exception):
     """The notebook cannot be read or parsed; the message says how to fix it."""
+
+
+class _TooDeep(Exception):
+    """An expression nested deeper than the grader reads."""
 
 
 @dataclass
@@ -51,6 +58,11 @@ def _cells(data: bytes, name: str) -> list[tuple[int, str]]:
         raise NotebookError(f"{name} is not a Jupyter notebook: it is not UTF-8 text") from None
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise NotebookError(
+            f"{name} is not a readable Jupyter notebook: its JSON is nested too deeply. "
+            "Open it in Jupyter and save it again, or restore it from git"
+        ) from None
     except json.JSONDecodeError as exc:
         raise NotebookError(
             f"{name} is not a readable Jupyter notebook: its JSON is broken at line "
@@ -117,38 +129,43 @@ class _Keeper:
     def known(self, name: str) -> bool:
         return self.star or name in self.defined or name in _BUILTINS
 
-    def simple(self, node: ast.AST | None) -> bool:
+    def simple(self, node: ast.AST | None, depth: int = 0) -> bool:
         """An expression that only reads constants and names already defined."""
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise _TooDeep
+        depth += 1
         if node is None or isinstance(node, ast.Constant):
             return True
         if isinstance(node, ast.Name):
             return self.known(node.id)
         if isinstance(node, ast.Attribute):
-            return self.simple(node.value)
+            return self.simple(node.value, depth)
         if isinstance(node, ast.Subscript):
-            return self.simple(node.value) and self.simple(node.slice)
+            return self.simple(node.value, depth) and self.simple(node.slice, depth)
         if isinstance(node, ast.Slice):
-            return all(self.simple(p) for p in (node.lower, node.upper, node.step))
+            return all(self.simple(p, depth) for p in (node.lower, node.upper, node.step))
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            return all(self.simple(e) for e in node.elts)
+            return all(self.simple(e, depth) for e in node.elts)
         if isinstance(node, ast.Dict):
-            return all(self.simple(k) for k in node.keys) and all(
-                self.simple(v) for v in node.values
+            return all(self.simple(k, depth) for k in node.keys) and all(
+                self.simple(v, depth) for v in node.values
             )
         if isinstance(node, ast.UnaryOp):
-            return self.simple(node.operand)
+            return self.simple(node.operand, depth)
         if isinstance(node, ast.BinOp):
-            return self.simple(node.left) and self.simple(node.right)
+            return self.simple(node.left, depth) and self.simple(node.right, depth)
         if isinstance(node, ast.BoolOp):
-            return all(self.simple(v) for v in node.values)
+            return all(self.simple(v, depth) for v in node.values)
         if isinstance(node, ast.Compare):
-            return self.simple(node.left) and all(self.simple(c) for c in node.comparators)
+            return self.simple(node.left, depth) and all(
+                self.simple(c, depth) for c in node.comparators
+            )
         if isinstance(node, ast.Lambda):  # the body runs only when called
             args = node.args
-            return all(self.simple(d) for d in [*args.defaults, *args.kw_defaults])
+            return all(self.simple(d, depth) for d in [*args.defaults, *args.kw_defaults])
         if isinstance(node, ast.JoinedStr):
             return all(
-                self.simple(v.value if isinstance(v, ast.FormattedValue) else v)
+                self.simple(v.value if isinstance(v, ast.FormattedValue) else v, depth)
                 for v in node.values
             )
         if isinstance(node, ast.Call):
@@ -245,6 +262,48 @@ def _cells_list(numbers: list[int]) -> str:
     return f"{label} {', '.join(str(n) for n in numbers)}"
 
 
+def _convert_cell(
+    number: int,
+    raw: str,
+    name: str,
+    keeper: _Keeper,
+    out: Converted,
+    futures: list[str],
+    body: list[str],
+) -> None:
+    """Parse one code cell and copy its definitions into ``body`` (or raise NotebookError)."""
+    first = _first_line(raw)
+    source, magics = _strip_magics(raw)
+    if magics:
+        out.magics[number] = magics
+    try:
+        tree = _parse(source)
+    except SyntaxError as exc:
+        line = (exc.text or "").rstrip()
+        shown = f"\n    {line.strip()}" if line.strip() else ""
+        raise NotebookError(
+            f"{name}: cell {number} (starting `{first}`) has a syntax error on its line "
+            f"{exc.lineno}: {exc.msg}{shown}\nrun that cell in Jupyter to see the error, "
+            "fix it, save the notebook and grade again"
+        ) from None
+    except ValueError as exc:  # null bytes
+        raise NotebookError(f"{name}: cell {number} cannot be parsed: {exc}") from None
+    lines = source.splitlines()
+    kept: list[str] = []
+    for i, node in enumerate(tree.body):
+        shares = (i > 0 and tree.body[i - 1].end_lineno == node.lineno) or (
+            i + 1 < len(tree.body) and tree.body[i + 1].lineno == node.end_lineno
+        )
+        if keeper.keep(node):
+            text = _segment(lines, node, shares)
+            is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+            (futures if is_future else kept).append(text)
+        elif not _is_noop(node):
+            out.skipped[number] = out.skipped.get(number, 0) + 1
+    if kept:
+        body += [f"# --- notebook cell {number} ---", *kept, ""]
+
+
 def notebook_to_python(data: bytes, name: str) -> Converted:
     """The module text for the notebook ``data`` (file name ``name``), or a NotebookError."""
     keeper = _Keeper()
@@ -257,35 +316,14 @@ def notebook_to_python(data: bytes, name: str) -> Converted:
             out.magics[number] = out.magics.get(number, 0) + 1
             out.skipped[number] = out.skipped.get(number, 0) + 1
             continue  # a cell magic (%%time, %%bash): the whole cell is IPython's
-        source, magics = _strip_magics(raw)
-        if magics:
-            out.magics[number] = magics
         try:
-            tree = _parse(source)
-        except SyntaxError as exc:
-            line = (exc.text or "").rstrip()
-            shown = f"\n    {line.strip()}" if line.strip() else ""
+            _convert_cell(number, raw, name, keeper, out, futures, body)
+        except (_TooDeep, RecursionError, MemoryError):
             raise NotebookError(
-                f"{name}: cell {number} (starting `{first}`) has a syntax error on its line "
-                f"{exc.lineno}: {exc.msg}{shown}\nrun that cell in Jupyter to see the error, "
-                "fix it, save the notebook and grade again"
+                f"{name}: cell {number} (starting `{first}`) is nested too deeply for the "
+                "grader to read (an expression or block thousands of levels deep); split it "
+                "into smaller steps, save the notebook and grade again"
             ) from None
-        except ValueError as exc:  # null bytes
-            raise NotebookError(f"{name}: cell {number} cannot be parsed: {exc}") from None
-        lines = source.splitlines()
-        kept: list[str] = []
-        for i, node in enumerate(tree.body):
-            shares = (i > 0 and tree.body[i - 1].end_lineno == node.lineno) or (
-                i + 1 < len(tree.body) and tree.body[i + 1].lineno == node.end_lineno
-            )
-            if keeper.keep(node):
-                text = _segment(lines, node, shares)
-                is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
-                (futures if is_future else kept).append(text)
-            elif not _is_noop(node):
-                out.skipped[number] = out.skipped.get(number, 0) + 1
-        if kept:
-            body += [f"# --- notebook cell {number} ---", *kept, ""]
     header = f"# Converted from {name} by the grader: definitions only, nothing was run."
     out.source = "\n".join([header, *dict.fromkeys(futures), "", *body]).rstrip() + "\n"
     if out.skipped:

@@ -40,8 +40,32 @@ def _points(x: float) -> str:
     return f"{x:g}"
 
 
-def render(card: Scorecard, *, verbose: bool = False) -> str:
-    lines = [click.style(f"{card.exercise} - {card.title}", bold=True)]
+WEAK = "isolation: process only - results are feedback, not a grade of record"
+
+
+def isolation_warning(cards: list[Scorecard]) -> list[str]:
+    """The report's first line when student code ran with less than bwrap or Landlock+seccomp."""
+    weak = [
+        c for c in cards if c.environment.isolation and c.environment.isolation_level == "process"
+    ]
+    if not weak:
+        return []
+    layers = weak[0].environment
+    missing = [
+        name
+        for name, present in (
+            ("bubblewrap", layers.isolation_mode == "bwrap"),
+            ("Landlock", layers.landlock_abi > 0),
+            ("seccomp", any(x.startswith("seccomp") for x in layers.isolation)),
+        )
+        if not present
+    ]
+    return [click.style(f"{WEAK} (missing: {', '.join(missing)})", fg="yellow", bold=True)]
+
+
+def render(card: Scorecard, *, verbose: bool = False, warn: bool = True) -> str:
+    lines = isolation_warning([card]) if warn else []
+    lines.append(click.style(f"{card.exercise} - {card.title}", bold=True))
     lines.append(f"submission: {card.submission.path}")
     if card.submission.error:
         lines.append(click.style("cannot grade this submission: ", fg="red", bold=True))
@@ -84,15 +108,17 @@ def render(card: Scorecard, *, verbose: bool = False) -> str:
     if skipped:
         reasons = sorted({t.message for t in card.tests if t.status == "skipped"})
         lines.append(f"{skipped} test(s) skipped, not counted: {'; '.join(reasons)}")
+    env = card.environment
     lines.append(
-        f"devices: {', '.join(card.environment.devices_tested)} - isolation: "
-        f"{card.environment.isolation_mode} - seed {card.seed} - {card.duration_s:.1f} s"
+        f"devices: {', '.join(env.devices_tested)} - isolation: {env.isolation_mode} "
+        f"({env.isolation_level}) - seed {card.seed} - {card.duration_s:.1f} s"
     )
     return neutralise("\n".join(lines))
 
 
 def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
-    parts = [render(c, verbose=verbose) for c in bundle.exercises]
+    warning = isolation_warning(bundle.exercises)
+    parts = [*warning, *(render(c, verbose=verbose, warn=False) for c in bundle.exercises)]
     table = ["", click.style("Summary", bold=True)]
     width = max((len(c.title) for c in bundle.exercises), default=0)
     for c in bundle.exercises:

@@ -16,13 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import grader
+from grader.judge import sandbox
 from grader.judge.client import WorkerClient, WorkerSpec
-from grader.judge.exercises import REFERENCE_DIR, SUITES_DIR, Exercise
+from grader.judge.exercises import SUITES_DIR, Exercise
 from grader.judge.failures import GraderError
 from grader.judge.scorecard import Bundle, Environment, Scorecard, Submission, TestResult
 from grader.judge.submission import Resolved, resolve
-
-REPO_SOLUTIONS = Path(grader.__file__).resolve().parent.parent / "solutions"
 
 
 @dataclass
@@ -32,6 +31,7 @@ class Options:
     isolation: str = "auto"  # auto | bwrap | unshare | process
     visibilities: tuple[str, ...] = ("public", "hidden")
     select: str | None = None  # a pytest -k expression: grade only matching tests
+    require_isolation: str | None = None  # None | "landlock" | "bwrap": refuse anything weaker
     # False only to check references, which are built on the very functions students may not
     # call: then no call is treated as forbidden.
     check_forbidden: bool = True
@@ -51,13 +51,14 @@ class Prepared:
 
 def prepare(ex: Exercise, root: Path, opts: Options) -> Prepared:
     """Resolve the submission and start its worker (so torch imports while the judge warms up)."""
+    check_isolation(opts)
     sub = resolve(ex, root)
     spec = WorkerSpec(
         module=ex.module,
         submission=sub.file,
-        forbidden=list(ex.forbidden) if opts.check_forbidden else [],
+        source=sub.data,
+        forbidden=tuple(ex.forbidden) if opts.check_forbidden else (),
         mode=opts.isolation,
-        hide=[REFERENCE_DIR, SUITES_DIR / "hidden", REPO_SOLUTIONS],
         cuda=opts.device in ("cuda", "auto"),
         unusable=sub.error,
     )
@@ -65,8 +66,38 @@ def prepare(ex: Exercise, root: Path, opts: Options) -> Prepared:
         client = WorkerClient(spec)
     except RuntimeError as exc:
         raise GraderError(str(exc)) from None
-    client.start()
+    try:
+        client.start()
+    except OSError as exc:
+        client.close()
+        raise GraderError(f"could not start the sandboxed worker: {exc}") from None
+    except BaseException:
+        client.close()
+        raise
     return Prepared(ex, sub, client)
+
+
+def check_isolation(opts: Options) -> None:
+    """Refuse to grade (exit 2) when this machine's isolation is weaker than required."""
+    if opts.require_isolation is None:
+        return
+    try:
+        caps = sandbox.capabilities(opts.isolation)
+    except RuntimeError as exc:
+        raise GraderError(str(exc)) from None
+    if not sandbox.meets(caps.level, opts.require_isolation):
+        raise GraderError(
+            f"--require-isolation {opts.require_isolation}: this machine offers only "
+            f"'{caps.level}' ({describe(caps)}); grade where bubblewrap works, or where the "
+            "kernel has Landlock (5.13+) and libseccomp is installed"
+        )
+
+
+def describe(caps: sandbox.Capabilities) -> str:
+    parts = [f"mode {caps.mode}"]
+    parts.append(f"Landlock ABI {caps.landlock_abi}" if caps.landlock_abi else "no Landlock")
+    parts.append("seccomp" if caps.seccomp else "no seccomp")
+    return ", ".join(parts)
 
 
 def _devices(opts: Options) -> tuple[list[str], bool]:
@@ -127,11 +158,22 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
     finally:
         torch.set_num_threads(threads)
         client.close()
+    interrupted = code == pytest.ExitCode.INTERRUPTED
+    if (
+        client.starts
+        and opts.require_isolation
+        and not sandbox.meets(client.level, opts.require_isolation)
+    ):
+        raise GraderError(
+            f"--require-isolation {opts.require_isolation}: the worker ran with only "
+            f"'{client.level}' isolation ({', '.join(client.layers)})"
+        )
     if plugin.collection_errors:
         raise GraderError("a test suite failed to load:\n" + "\n".join(plugin.collection_errors))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED and opts.select:
         raise GraderError(f"no test of {ex.id} matches -k {opts.select!r}")
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.results:
+    finished = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    if not interrupted and (code not in finished or not plugin.results):
         raise GraderError(f"pytest stopped with exit code {int(code)} while grading {ex.id}")
     plugin.void_forbidden()
     tests = plugin.results
@@ -153,20 +195,39 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
             devices_tested=tested or ["cpu"],
             isolation=client.layers or [f"{client.mode} (worker not started: {sub.error})"],
             isolation_mode=client.mode,
+            isolation_level=client.level if client.starts else client.caps.level,
+            landlock_abi=client.landlock_abi,
         ),
         started_at=started,
         duration_s=round(time.perf_counter() - t0, 3),
+        interrupted=interrupted,
         tests=tests,
     )
 
 
-def failed_card(ex: Exercise, root: Path, opts: Options, error: str) -> Scorecard:
-    """The scorecard written when grading itself could not run: zero, with the reason."""
+def max_points(ex: Exercise, opts: Options) -> float:
+    """What ``ex`` is worth on this machine's CPU run, counted without running anything
+    (0 when its suites cannot even be collected)."""
+    from grader.judge.collect import points_by_visibility
+
+    try:
+        points = points_by_visibility(ex)
+    except Exception:  # a suite that fails to load: the failed card says why
+        return 0.0
+    return float(sum(p for v, p in points.items() if v in opts.visibilities))
+
+
+def failed_card(
+    ex: Exercise, root: Path, opts: Options, error: str, *, interrupted: bool = False
+) -> Scorecard:
+    """The scorecard written when grading itself could not run: zero out of what the exercise
+    is worth, with the reason."""
+    worth = 0.0 if interrupted else max_points(ex, opts)
     return Scorecard(
         exercise=ex.id,
         title=ex.title,
         score=0.0,
-        max_score=0.0,
+        max_score=worth,
         submission=Submission(path=str(root), error=error),
         seed=opts.resolved_seed(),
         environment=Environment(
@@ -180,13 +241,14 @@ def failed_card(ex: Exercise, root: Path, opts: Options, error: str) -> Scorecar
         ),
         started_at=datetime.now(timezone.utc),
         duration_s=0.0,
+        interrupted=interrupted,
         tests=[
             TestResult(
                 id="grading",
                 name="grading could run",
                 status="error",
                 score=0.0,
-                max_score=0.0,
+                max_score=worth,
                 message=error,
                 visibility="public",
                 duration_s=0.0,
@@ -195,37 +257,60 @@ def failed_card(ex: Exercise, root: Path, opts: Options, error: str) -> Scorecar
     )
 
 
+def _prepare_or_error(ex: Exercise, root: Path, opts: Options) -> Prepared | GraderError:
+    """Prepare ``ex``; a failure becomes the GraderError its own scorecard will carry."""
+    try:
+        return prepare(ex, root, opts)
+    except GraderError as exc:
+        return exc
+    except Exception as exc:  # a grader bug: charged to this exercise, not its neighbour
+        return GraderError(f"internal error preparing {ex.id}: {type(exc).__name__}: {exc}")
+
+
 def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bundle, list[str]]:
-    """Grade several exercises, starting each worker while the previous exercise runs."""
+    """Grade several exercises, starting each worker while the previous exercise runs.
+
+    SIGINT/SIGTERM stop it between or inside exercises: the bundle then holds what finished
+    (the exercise being graded with its finished tests) and is marked ``interrupted``.
+    """
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     seed = opts.resolved_seed()
     cards: list[Scorecard] = []
     errors: list[str] = []
     upcoming: Prepared | GraderError | None = None
-    for i, ex in enumerate(exercises):
-        try:
-            current = upcoming or prepare(ex, root, opts)
-            if isinstance(current, GraderError):
-                raise current
+    interrupted = False
+    try:
+        for i, ex in enumerate(exercises):
+            current = upcoming if upcoming is not None else _prepare_or_error(ex, root, opts)
             upcoming = None
             if i + 1 < len(exercises):  # its worker imports torch while this one is graded
-                try:
-                    upcoming = prepare(exercises[i + 1], root, opts)
-                except GraderError as exc:
-                    upcoming = exc
-            cards.append(grade(current, opts))
-        except GraderError as exc:
-            errors.append(f"{ex.id}: {exc}")
-            cards.append(failed_card(ex, root, opts, str(exc)))
-        except Exception as exc:  # a grader bug in one exercise must not lose the others
-            errors.append(f"{ex.id}: internal error {type(exc).__name__}: {exc}")
-            cards.append(failed_card(ex, root, opts, f"internal error: {type(exc).__name__}"))
+                upcoming = _prepare_or_error(exercises[i + 1], root, opts)
+            try:
+                if isinstance(current, GraderError):
+                    raise current
+                card = grade(current, opts)
+            except GraderError as exc:
+                errors.append(f"{ex.id}: {exc}")
+                card = failed_card(ex, root, opts, str(exc))
+            except Exception as exc:  # a grader bug in one exercise must not lose the others
+                errors.append(f"{ex.id}: internal error {type(exc).__name__}: {exc}")
+                card = failed_card(ex, root, opts, f"internal error: {type(exc).__name__}")
+            cards.append(card)
+            if card.interrupted:
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if isinstance(upcoming, Prepared):
+            upcoming.client.close()
     bundle = Bundle(
         score=round(sum(c.score for c in cards), 6),
         max_score=round(sum(c.max_score for c in cards), 6),
         seed=seed,
         started_at=started,
         duration_s=round(time.perf_counter() - t0, 3),
+        interrupted=interrupted,
         exercises=cards,
     )
     return bundle, errors

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 SCHEMA_VERSION = 1
 
 Status = Literal["passed", "failed", "error", "skipped"]
+IsolationLevel = Literal["process", "landlock", "bwrap"]
 Visibility = Literal["public", "hidden"]
 
 
@@ -49,7 +50,13 @@ class Environment(BaseModel):
     platform: str
     devices_tested: list[str]
     isolation: list[str] = Field(description="Isolation layers that were active.")
-    isolation_mode: str
+    isolation_mode: str = Field(description="How the worker was started: bwrap, unshare, process.")
+    isolation_level: IsolationLevel = Field(
+        "process",
+        description="What the grade can be trusted for: 'bwrap' or 'landlock' (Landlock and "
+        "seccomp both active) make a grade of record; 'process' is feedback only.",
+    )
+    landlock_abi: int = Field(0, description="Landlock ABI the worker applied (0: none).")
 
 
 class Scorecard(BaseModel):
@@ -64,6 +71,9 @@ class Scorecard(BaseModel):
     environment: Environment
     started_at: datetime
     duration_s: float
+    interrupted: bool = Field(
+        False, description="Grading was stopped (SIGINT/SIGTERM): only finished tests are here."
+    )
     tests: list[TestResult]
 
     @property
@@ -79,6 +89,9 @@ class Bundle(BaseModel):
     seed: int
     started_at: datetime
     duration_s: float
+    interrupted: bool = Field(
+        False, description="Grading was stopped: only the exercises that finished are here."
+    )
     exercises: list[Scorecard]
 
 
@@ -102,6 +115,21 @@ def write_atomic(path: Path, card: Scorecard | Bundle) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: Path) -> None:
+    """Raise OSError unless a scorecard can be written at ``path`` -- checked before grading
+    starts, so a read-only target never costs a whole grading run (nor leaves an old file
+    looking current)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a folder; give a file name", str(path))
+    if path.exists() and not path.stat().st_mode & 0o200:
+        raise PermissionError(13, "the file is read-only", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def load(path: Path) -> Scorecard | Bundle:

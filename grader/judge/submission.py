@@ -30,6 +30,7 @@ MAX_SOURCE_BYTES = 2 << 20
 class Resolved:
     path: Path  # what the user pointed at, resolved to this exercise's file where possible
     file: Path | None = None  # the Python source to load in the worker
+    data: bytes | None = None  # its bytes, read once: the worker gets a copy of exactly these
     sha256: str | None = None
     error: str | None = None  # why this submission cannot be graded at all
     notes: list[str] = field(default_factory=list)
@@ -131,9 +132,15 @@ def _scratch() -> Path:
     """A private folder for converted notebooks, removed when the judge exits."""
     if not _SCRATCH:
         folder = Path(tempfile.mkdtemp(prefix="tlg-notebooks-"))
-        atexit.register(shutil.rmtree, folder, True)
+        atexit.register(cleanup)
         _SCRATCH.append(folder)
     return Path(tempfile.mkdtemp(dir=_SCRATCH[0]))
+
+
+def cleanup() -> None:
+    """Remove the converted notebooks (the CLI calls it too: a fast exit skips atexit)."""
+    while _SCRATCH:
+        shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
 
 
 def vet(sub: Resolved) -> Resolved:
@@ -145,6 +152,7 @@ def vet(sub: Resolved) -> Resolved:
         sub.error = f"cannot read {sub.file}: {exc.strerror}"
         return sub
     sub.sha256 = hashlib.sha256(data).hexdigest()
+    sub.data = data
     if len(data) > MAX_SOURCE_BYTES:
         sub.error = f"{sub.file} is {len(data)} bytes; submissions are limited to 2 MiB"
         return sub
@@ -159,4 +167,9 @@ def vet(sub: Resolved) -> Resolved:
         )
     except ValueError as exc:  # e.g. null bytes
         sub.error = f"{sub.file.name} cannot be parsed as Python: {exc}"
+    except (RecursionError, MemoryError):
+        sub.error = (
+            f"{sub.file.name} is nested too deeply for Python to read (an expression or block "
+            "thousands of levels deep); split it into smaller steps and grade again"
+        )
     return sub

@@ -42,7 +42,7 @@ def _internal(exc: BaseException) -> str:
 
 
 def grade_exercise(ex: Exercise, root: Path, opts: runner.Options) -> tuple[Scorecard, list[str]]:
-    """Grade one exercise; never raises (except KeyboardInterrupt)."""
+    """Grade one exercise; never raises (an interrupt gives a card marked interrupted)."""
     if not root.exists():
         error = f"{root} does not exist: pass --submission with your exercises folder or file"
         return runner.failed_card(ex, root, opts, error), [error]
@@ -50,6 +50,9 @@ def grade_exercise(ex: Exercise, root: Path, opts: runner.Options) -> tuple[Scor
         return runner.grade(runner.prepare(ex, root, opts), opts), []
     except GraderError as exc:
         return runner.failed_card(ex, root, opts, str(exc)), [str(exc)]
+    except KeyboardInterrupt:
+        error = "interrupted before any test finished"
+        return runner.failed_card(ex, root, opts, error, interrupted=True), []
     except Exception as exc:
         _print_traceback()
         return runner.failed_card(ex, root, opts, _internal(exc)), [_internal(exc)]

@@ -1,15 +1,26 @@
 """The sandboxed worker: the only process that imports and runs student code.
 
-Started by the judge (see ``grader.judge.sandbox``) as ``python -I -S`` with two pipe file
-descriptors for the protocol; its stdout/stderr go to a capped pipe the judge drains. It serves
-one request at a time:
+Started by the judge (see ``grader.judge.sandbox``) as ``python -I -S`` with a JSON config
+on its command line and two pipe file descriptors for the protocol; its stdout/stderr go to a
+capped pipe the judge drains. Before anything else it confines itself, in this order:
 
-- ``{"op": "load", ...}`` -- import torch, the exercise's scenario module, the submission;
+1. drop every capability (a root judge that could not switch uid still gets no root powers);
+2. Landlock: the judge's file allow-list, signal and abstract-socket scoping -- first, while
+   this is the only thread (Landlock binds the calling thread and its future children);
+3. import torch (initialise CUDA when asked) and the exercise's scenario module;
+4. friendly refusals for processes, sockets and signals (:mod:`grader.worker.denials`);
+5. seccomp: no new processes, exec, sockets, ptrace or signals to others, for every thread.
+
+Then it sends a *hello* frame saying which layers it applied -- the one report the judge
+trusts, since no student code has run yet -- and serves one request at a time:
+
+- ``{"op": "load", "forbidden", "threads"}`` -- import the submission;
 - ``{"op": "call", "name", "args", "kwargs"}`` -- call a student function;
 - ``{"op": "scenario", "name", "kwargs"}`` -- run trusted harness code around student code.
 
-Every reply is data: ``{"ok": True, "result": ..., "args_after": [...], "violations": [...],
-"used": [...]}`` or ``{"ok": False, "error": {"kind", "type", "message", "traceback"}, ...}``.
+Every reply is data and echoes the request's ``id``: ``{"ok": True, "result": ...,
+"args_after": [...], "violations": [...], "used": [...]}`` or ``{"ok": False, "error":
+{"kind", "type", "message", "traceback"}, ...}``.
 """
 
 from __future__ import annotations
@@ -23,18 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from grader.protocol.codec import ProtocolError, encode, read_frame, tensors_in
+from grader.worker import denials, landlock, privileges, seccomp
 from grader.worker.guards import Guard
 from grader.worker.harness import SCENARIOS, MissingName, Student
 
 
 class Worker:
-    def __init__(self, fd_in: int, fd_out: int) -> None:
+    def __init__(self, fd_in: int, fd_out: int, config: dict[str, Any]) -> None:
         self.fd_in = fd_in
         self.fd_out = fd_out
         self.module: Any = None
-        self.student_file = ""
+        self.module_name = str(config["module"])
+        self.student_file = str(Path(config["view"]) / "submission" / f"{self.module_name}.py")
         self.guard: Guard | None = None
-        self.scenario_module = ""
+        self.scenario_module = str(config["scenarios"])
 
     # -- transport ---------------------------------------------------------------------------
     def read_exact(self, n: int) -> bytes:
@@ -95,15 +108,9 @@ class Worker:
         import torch
 
         torch.set_num_threads(int(req.get("threads", 1)))
-        self.scenario_module = str(req["scenarios"])
-        try:
-            importlib.import_module(f"grader.worker.scenarios.{self.scenario_module}")
-        except ModuleNotFoundError:
-            pass  # an exercise without scenarios
         self.guard = Guard([str(x) for x in req.get("forbidden", [])])
-        self.student_file = str(req["path"])
         sys.path.insert(0, str(Path(self.student_file).parent))
-        spec = importlib.util.spec_from_file_location(str(req["module"]), self.student_file)
+        spec = importlib.util.spec_from_file_location(self.module_name, self.student_file)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
@@ -169,6 +176,8 @@ class Worker:
                     reply = self.error_reply("protocol", "ProtocolError", f"unknown op {op!r}")
             except ProtocolError as exc:
                 reply = self.error_reply("protocol", "ProtocolError", str(exc))
+            if isinstance(req, dict) and "id" in req:
+                reply["id"] = req["id"]
             self.send(reply)
 
 
@@ -181,9 +190,53 @@ def _allowed_types() -> tuple[type, ...]:
 ALLOWED_TENSOR_TYPES: tuple[type, ...] = ()
 
 
-def main() -> None:
+def confine(config: dict[str, Any]) -> dict[str, Any]:
+    """Apply the layers the judge asked for, in the order the module docstring gives.
+
+    Returns what was applied, for the hello frame. A layer that fails is reported as absent,
+    never silently: the judge decides whether that is good enough.
+    """
+    import importlib
+
+    applied: dict[str, Any] = {"landlock_abi": 0, "seccomp": False}
+    applied["capabilities_dropped"] = privileges.drop_capabilities()
+    if config.get("seccomp"):
+        seccomp.available()  # loads libseccomp while Landlock still lets us read it
+    rules = config.get("landlock")
+    if rules:
+        try:
+            grants = [landlock.Rule(str(path), str(access)) for path, access in rules]
+            applied["landlock_abi"] = landlock.restrict(grants).abi
+        except Exception as exc:  # noqa: BLE001 - reported to the judge, which decides
+            applied["landlock_error"] = f"{type(exc).__name__}: {exc}"
+    import torch
+
+    if config.get("cuda") and torch.cuda.is_available():
+        torch.cuda.init()  # the driver opens its devices and threads before seccomp
+    try:
+        importlib.import_module(f"grader.worker.scenarios.{config['scenarios']}")
+    except ModuleNotFoundError:
+        pass  # an exercise without scenarios
+    denials.install()
+    if config.get("seccomp"):
+        try:
+            seccomp.install(own_pid=os.getpid())
+            applied["seccomp"] = True
+        except Exception as exc:  # noqa: BLE001 - reported to the judge, which decides
+            applied["seccomp_error"] = f"{type(exc).__name__}: {exc}"
+    return applied
+
+
+def main(config: dict[str, Any]) -> None:
     global ALLOWED_TENSOR_TYPES
-    fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
-    os.chdir(sys.argv[3])
-    ALLOWED_TENSOR_TYPES = _allowed_types()
-    Worker(fd_in, fd_out).serve()
+    fd_in, fd_out = (int(fd) for fd in config["fds"])
+    os.chdir(config["scratch"])
+    worker = Worker(fd_in, fd_out, config)
+    try:
+        applied = confine(config)
+        ALLOWED_TENSOR_TYPES = _allowed_types()
+    except BaseException as exc:
+        worker.send(worker.error_reply("start", type(exc).__name__, str(exc)))
+        return
+    worker.send({"ok": True, "hello": applied})
+    worker.serve()
