@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def seconds(fn: object) -> float:
-    start = time.perf_counter()
+def seconds(fn: object, clock: object = time.perf_counter) -> float:
+    start = clock()  # type: ignore[operator]
     fn()  # type: ignore[operator]
-    return time.perf_counter() - start
+    return clock() - start  # type: ignore[operator]
 
 
 def main() -> None:
@@ -38,8 +38,10 @@ def main() -> None:
     setup_s = seconds(lambda: (knowledge.modules(), knowledge._bindings(), knowledge.refused()))
     print(f"import torch (the judge pays it anyway): {torch_s * 1000:8.0f} ms")
     print(f"audit setup, once per process:           {setup_s * 1000:8.0f} ms")
-    print(f"{'solution':<34} {'lines':>5} {'first':>9} {'cached (median, max)':>24}")
-    cached_all = []
+    print(
+        f"{'solution':<30} {'lines':>5} {'first':>8} {'cached: median':>15} {'max':>7} {'CPU':>7}"
+    )
+    cached_all, cpu_all = [], []
     for path in sorted((ROOT / "solutions").glob("ex*.py")):
         ex = exercises.find(path.name[2:4])
         source = path.read_text(encoding="utf-8")
@@ -49,14 +51,21 @@ def main() -> None:
 
         first = seconds(audit)
         runs = [seconds(audit) for _ in range(args.runs)]
+        cpu = [seconds(audit, time.process_time) for _ in range(args.runs)]
         cached_all.extend(runs)
+        cpu_all.extend(cpu)
         print(
-            f"{path.name:<34} {source.count(chr(10)):>5} {first * 1000:7.1f}ms "
-            f"{statistics.median(runs) * 1000:12.1f}ms {max(runs) * 1000:8.1f}ms"
+            f"{path.name:<30} {source.count(chr(10)):>5} {first * 1000:6.1f}ms "
+            f"{statistics.median(runs) * 1000:13.1f}ms {max(runs) * 1000:5.1f}ms "
+            f"{statistics.median(cpu) * 1000:5.1f}ms"
         )
-    median = statistics.median(cached_all) * 1000
-    print(f"cached audit, all solutions: median {median:.1f} ms, max {max(cached_all) * 1000:.1f}")
+    median, cpu_median = statistics.median(cached_all) * 1000, statistics.median(cpu_all) * 1000
+    print(
+        f"cached audit, all solutions: median {median:.1f} ms wall ({cpu_median:.1f} ms CPU), "
+        f"max {max(cached_all) * 1000:.1f} ms wall"
+    )
     print(f"target < 50 ms per submission once cached   runs {args.runs}")
+    print("(wall time includes waiting for a busy CPU; the CPU column is the audit's own work)")
 
 
 if __name__ == "__main__":
