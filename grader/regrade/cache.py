@@ -29,7 +29,8 @@ NOT_GRADING = {"regrade", "instructor", "platforms"}
 
 
 def grader_fingerprint() -> str:
-    """A hash of the grading code and its environment: grader, suites, references, torch.
+    """A hash of the grading code and data (grader, suites, references and whatever they ship,
+    recorded answers included) and of the environment (torch, Python).
 
     Computed afresh by each run (about 10 ms), never memoised: a long-lived process must not
     keep a grader's hash after its files changed."""
@@ -40,9 +41,11 @@ def grader_fingerprint() -> str:
         torch_version = "none"
     digest.update(f"{grader.__version__}|{torch_version}|{sys.version_info[:2]}".encode())
     named = [(("grader", *p.relative_to(GRADER_DIR).parts), p) for p in GRADER_DIR.rglob("*")]
-    named += [(("reference", p.name), p) for p in REFERENCE_DIR.glob("*.py")]
+    named += [
+        (("reference", *p.relative_to(REFERENCE_DIR).parts), p) for p in REFERENCE_DIR.rglob("*")
+    ]
     for parts, path in sorted(named):
-        if path.suffix not in (".py", ".ini") or "__pycache__" in parts:
+        if not path.is_file() or "__pycache__" in parts or path.suffix == ".pyc":
             continue
         if parts[0] == "grader" and parts[1] in NOT_GRADING:
             continue
