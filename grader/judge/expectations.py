@@ -83,6 +83,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 class TestKey:
     """Where a call's recordings are kept: the test (a ``cuda`` test as its ``cpu`` twin)."""
 
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
     nodeid: str
     device: str | None  # the device swapped for "cpu" in the key, if any
 
