@@ -146,12 +146,19 @@ def test_audit_catches_a_planted_hidden_suite_and_solution_line(student_repo, ro
         f.write(f"\n{secret}\n")
     (copy / "reference").mkdir()
     (copy / "reference" / f"{EX3}.py").write_text("TITLE = 'x'\n")
+    planted = "from grader.regrade import engine\ntry:\n    import reference\nexcept ImportError:\n"
+    planted += "    pass\n"  # an import that may fail is the module's own business
+    (copy / "grader" / "judge" / "planted.py").write_text(planted)
     problems = release.audit(copy, root)
     assert any(
         p.startswith("grader/suites/public/test_extra.py: contains 'def test_") for p in problems
     )
     assert any(p.startswith("README.md: contains") and "solutions/" in p for p in problems)
     assert f"reference/{EX3}.py: instructor-only path" in problems
+    assert [p for p in problems if p.startswith("grader/judge/planted.py")] == [
+        "grader/judge/planted.py: imports grader.regrade when loaded, which a release "
+        "does not have"
+    ]
 
 
 def test_audit_names_the_file_and_function_of_a_renamed_solution(student_repo, root, tmp_path):

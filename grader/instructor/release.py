@@ -352,27 +352,37 @@ def audit_files(files: dict[Path, Path], root: Path) -> list[str]:
                 problems.append(f"{rel}: contains {needle!r} ({origin})")
         for source in _code_of(path, text):
             problems += [str(m) for m in answers.find(source, rel.as_posix())]
-        if path.suffix == ".py" and _imports_reference(text):
-            problems.append(f"{rel}: imports reference/ when loaded; a release has none")
+        if path.suffix == ".py":
+            problems += [
+                f"{rel}: imports {name} when loaded, which a release does not have"
+                for name in _imports_left_out(text)
+            ]
     return problems
 
 
-def _imports_reference(source: str) -> bool:
-    """Whether a module imports ``reference`` as it loads (an import inside a function or a
-    ``try`` is a choice made at run time, which a release can take)."""
+LEFT_OUT_MODULES = tuple(".".join(p).removesuffix(".py") for p in INSTRUCTOR_ONLY)
+
+
+def _imports_left_out(source: str) -> list[str]:
+    """The modules left out of a release that a module imports as it loads (an import inside
+    a function or a ``try`` is a choice made at run time, which a release can take)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return False
+        return []
+    found = []
     for node in tree.body:
         names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and not node.level:
             names = [node.module or ""]
-        if any(n == "reference" or n.startswith("reference.") for n in names):
-            return True
-    return False
+            names += [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if any(name == m or name.startswith(m + ".") for m in LEFT_OUT_MODULES):
+                found.append(name)
+                break
+    return found
 
 
 def audit_sources(root: Path, released: Iterable[Exercise] | None = None) -> list[str]:
