@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.protocol.codec import ProtocolError, encode, read_frame, tensors_in
-from grader.worker import denials, landlock, privileges, seccomp
+from grader.worker import denials, landlock, output, privileges, seccomp
 from grader.worker.guards import Guard
 from grader.worker.harness import SCENARIOS, MissingName, Student
 
@@ -218,6 +218,7 @@ def confine(config: dict[str, Any]) -> dict[str, Any]:
     except ModuleNotFoundError:
         pass  # an exercise without scenarios
     denials.install()
+    output.install()
     if config.get("seccomp"):
         try:
             seccomp.install(own_pid=os.getpid())
