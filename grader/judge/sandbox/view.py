@@ -206,9 +206,11 @@ def _static_grants(cuda: bool) -> tuple[Grant, ...]:
         grants.add(Grant(str(interpreter)))
     stdlib = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
     for folder in (p for p in (_real(s) for s in stdlib) if p is not None):
-        # Python's importer lists this folder (again after importlib.invalidate_caches()):
-        # names only -- files beneath it are readable only where granted below.
-        grants.add(Grant(str(folder), "list"))
+        # Python's importer lists this folder once (before Landlock: the worker's boot
+        # imports json) and again only after importlib.invalidate_caches(), which graded
+        # code may not call. Listing is granted only where it shows no hole's contents.
+        if not any(h.is_relative_to(folder) for h in hole_list):
+            grants.add(Grant(str(folder), "list"))
         for child in sorted(folder.iterdir()):
             if child.name not in STDLIB_SKIP:
                 grants.update(_decompose(child, hole_list, "ro"))
