@@ -9,8 +9,8 @@ would have fed every check the same values, hence the same statuses, messages an
 buggy file per exercise is also graded replaying, and its verdicts compared directly.
 
 Cost: recording (the ten solutions' public suites) plus one public-only grading per stub and
-buggy file, and one replayed grading per exercise: about 70 gradings, each overlapping the
-next one's worker start (~1.5 min on two idle cores).
+buggy file (64) and one replayed grading per exercise (8), each overlapping the next one's
+worker start: 82 gradings, 5.8 min measured on a shared two-core machine (load 3 to 7).
 """
 
 from __future__ import annotations
