@@ -156,8 +156,7 @@ def test_audit_catches_a_planted_hidden_suite_and_solution_line(student_repo, ro
     assert any(p.startswith("README.md: contains") and "solutions/" in p for p in problems)
     assert f"reference/{EX3}.py: instructor-only path" in problems
     assert [p for p in problems if p.startswith("grader/judge/planted.py")] == [
-        "grader/judge/planted.py: imports grader.regrade when loaded, which a release "
-        "does not have"
+        "grader/judge/planted.py: imports grader.regrade when loaded, which a release does not have"
     ]
 
 
@@ -285,12 +284,15 @@ def _fresh_venv(where: Path) -> Path:
 
 def install(release_dir: Path, venv: Path, cwd: Path) -> Path:
     """Install ``release_dir`` (not editable, as the classroom workflow does) into a fresh venv
-    at ``venv``; returns its bin folder."""
+    at ``venv``; returns its bin folder. pip builds in a copy (it writes build/ and .egg-info
+    next to the sources), so the release stays as `grade release` wrote it."""
     bin_dir = _fresh_venv(venv)
     python = bin_dir / "python"
+    source = cwd / "pip-source"
+    shutil.copytree(release_dir, source)
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         str(release_dir)],
+         str(source)],
         check=True, cwd=cwd, capture_output=True,
     )  # fmt: skip
     where = subprocess.run(
@@ -419,8 +421,8 @@ def test_copying_any_release_file_into_a_submission_earns_nothing(full_release, 
             if defined & api:
                 candidates.append((ex, rel))
     assert candidates, "expected the worker's scenario modules to share some names"
-    for ex, rel in candidates:
-        copy = tmp_path / str(ex.number) / f"{ex.module}.py"
+    for i, (ex, rel) in enumerate(candidates):
+        copy = tmp_path / str(i) / f"{ex.module}.py"
         copy.parent.mkdir()
         shutil.copy(full_release / rel, copy)
         card = grade(ex.id, copy)
