@@ -9,8 +9,9 @@ would have fed every check the same values, hence the same statuses, messages an
 buggy file per exercise is also graded replaying, and its verdicts compared directly.
 
 Cost: recording (the ten solutions' public suites) plus one public-only grading per stub and
-buggy file (64) and one replayed grading per exercise (8), each overlapping the next one's
-worker start: 82 gradings, 5.8 min measured on a shared two-core machine (load 3 to 7).
+buggy file (54) and one replayed grading per exercise with buggy files (8), each overlapping
+the next one's worker start: 72 gradings, 5.8 min measured on a shared two-core machine (load
+3 to 7).
 """
 
 from __future__ import annotations
