@@ -79,6 +79,17 @@ class StudentProxy:
                 self._used.append(used)
         return reply.get("result")
 
+    def fresh_worker(self) -> None:
+        """Make the next request run in a brand-new worker process.
+
+        For tests whose point is what survives a process boundary (a checkpoint written by one
+        process and loaded by another): anything the student's code kept in memory -- on
+        ``builtins``, in a module global -- dies with the old worker, and the new one starts
+        in new folders. It is launched now, so it imports torch while the judge works on.
+        """
+        self._client.close_worker()
+        self._client.start()
+
 
 def _write_back(sent: list[torch.Tensor], after: list[Any], name: str) -> None:
     """Apply the worker's in-place changes to the judge's own argument tensors."""
