@@ -10,6 +10,7 @@ from grader.suites.support.ex07_checkpointing import (
     check_resume,
     check_weights_only,
     make_spec,
+    resume,
     run,
 )
 
@@ -26,8 +27,8 @@ def test_resume_with_adam_cosine_clipping_and_numpy_randomness(student, seed):
         max_grad_norm=0.5,
         augment=True,
     )
-    data = run(student, "resume", spec=spec, epochs=5, split=2, seed=seed)
-    check_resume(data, epochs=5, split=2)
+    expected, loaded = resume(student, spec, epochs=5, split=2, seed=seed)
+    check_resume(expected, loaded, epochs=5, split=2)
 
 
 @pytest.mark.points(2)
@@ -49,15 +50,15 @@ def test_resume_at_a_random_epoch(student, seed, case):
         scheduler=rng.choice([None, {"name": "step", "step_size": 2, "gamma": 0.7}]),
         augment=rng.random() < 0.5,
     )
-    data = run(student, "resume", spec=spec, epochs=epochs, split=split, seed=seed + case)
-    check_resume(data, epochs=epochs, split=split)
+    expected, loaded = resume(student, spec, epochs=epochs, split=split, seed=seed + case)
+    check_resume(expected, loaded, epochs=epochs, split=split)
 
 
 def test_path_may_be_a_pathlike(student, seed):
     """save_checkpoint and load_checkpoint accept a pathlib.Path as well as a str"""
     spec = make_spec(seed)
-    data = run(student, "resume", spec=spec, epochs=2, split=1, seed=seed, as_pathlike=True)
-    check_resume(data, epochs=2, split=1)
+    expected, loaded = resume(student, spec, epochs=2, split=1, seed=seed, as_pathlike=True)
+    check_resume(expected, loaded, epochs=2, split=1)
 
 
 @pytest.mark.points(2)

@@ -1,10 +1,20 @@
-"""Specs and diagnoses for exercise-7 (checkpointing and resuming), shared by its suites.
+"""Specs, two-process measurements and diagnoses for exercise-7 (checkpointing and resuming).
 
-The worker (``grader/worker/scenarios/ex07_checkpointing.py``) trains with its own trusted loop,
-calls the student's ``save_checkpoint`` / ``load_checkpoint`` and reports parameters,
-optimizer and scheduler states, batch orders and RNG draws as data. Here that data is compared
-(``torch.equal``: a resume must be bit-identical) and, when it differs, explained: which state
-was not restored, and what that looks like in a training run.
+COURSE.md's criterion is a resume across processes, so every test that saves and loads runs in
+two workers: the save half (``grader/worker/scenarios/ex07_checkpointing.py``) trains, calls the
+student's ``save_checkpoint`` and sends back the file's bytes; the judge starts a fresh worker,
+which never ran the saving code, and the load half writes the bytes into its own folder,
+rebuilds everything, loads and trains on. What that fresh worker restores is what counts: state
+kept in memory (on ``builtins``, in a module global) dies with the first worker.
+
+Its report is compared with the judge's own run, never with another number from a worker: the
+straight training, the state at the save and the random draws a restored generator gives come
+from ``reference/support/ex07_checkpointing.py`` (through :func:`grader.judge.expectations.answers`,
+so a student release replays them). Comparisons are bit for bit -- a resume must be
+bit-identical -- except in a student release, whose recorded runs were computed on the
+instructor's machine: there, float64 rounding (another CPU may sum in another order) is
+allowed. When a run differs, :func:`diagnose_resume` says which state was not restored and
+what that looks like in training.
 """
 
 from __future__ import annotations
@@ -17,7 +27,20 @@ import torch
 from torch import Tensor, nn
 
 from grader.judge import checks
+from grader.judge.expectations import answers, in_release
 from grader.judge.failures import Failure, StudentError
+
+ref = answers("ex07_checkpointing")  # the reference, or its recorded answers in a release
+# The judge's own runs (see reference/support/ex07_checkpointing.py):
+# (ref, spec, epochs, split, seed, scramble) -> {"straight": {"params", "epochs"}, "at_save"};
+# (spec, seed, untouched) -> {"at_save": draws, "untouched": draws}.
+_answers = answers("support.ex07_checkpointing")
+reference_resume = _answers.reference_resume
+reference_draws = _answers.reference_draws
+
+SCRAMBLE = 1_000_003  # the load half's generators start from seed + SCRAMBLE: not the run's
+RTOL, ATOL = 1e-9, 1e-11  # float64 after a few dozen steps: a release's cross-machine slack
+MAX_CHECKPOINT_MB = 32
 
 HINTS = {
     "model": "restore the weights with model.load_state_dict(checkpoint['model'])",
@@ -75,6 +98,10 @@ HINTS = {
         "the file, re-raise)"
     ),
     "swallowed": "let the error propagate, so the caller knows the checkpoint was not saved",
+    "no_file": (
+        "write the checkpoint to the path you are given (torch.save to a temporary file next "
+        "to it, then os.replace onto it)"
+    ),
 }
 
 
@@ -130,13 +157,135 @@ def run(student: Any, name: str, **kwargs: Any) -> Any:
         raise
 
 
+def saved_bytes(data: Any) -> bytes:
+    """The checkpoint bytes a save half sent back, or a failure that says why there are none."""
+    blob = data.get("checkpoint") if isinstance(data, dict) else None
+    size = data.get("size") if isinstance(data, dict) else None
+    if isinstance(blob, bytes):
+        return blob
+    if isinstance(size, int) and size > MAX_CHECKPOINT_MB << 20:
+        raise Failure(
+            f"save_checkpoint wrote a file of {size / 2**20:.0f} MB for a model of a few "
+            f"hundred weights (the grader reads at most {MAX_CHECKPOINT_MB} MB)",
+            "store the state_dicts, the epoch and the RNG states, nothing more",
+        )
+    raise Failure("save_checkpoint wrote no file at the path it was given", HINTS["no_file"])
+
+
+def without_initial_weights(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a load half needs of ``spec``: data and settings, not where training started."""
+    return {k: v for k, v in spec.items() if k != "state"}
+
+
+def save_then_load(
+    student: Any,
+    spec: dict[str, Any],
+    save: tuple[str, dict[str, Any]],
+    load: tuple[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Scenario ``save`` (name, arguments) in the current worker, then ``load`` in a fresh one,
+    given the checkpoint's bytes and the spec without its initial weights: what it reports."""
+    checkpoint = saved_bytes(run(student, save[0], spec=spec, **save[1]))
+    student.fresh_worker()
+    return run(
+        student, load[0], spec=without_initial_weights(spec), checkpoint=checkpoint, **load[1]
+    )
+
+
+def resume(
+    student: Any,
+    spec: dict[str, Any],
+    *,
+    epochs: int,
+    split: int,
+    seed: int,
+    as_pathlike: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the judge's straight run, the fresh worker's resumed one): ``split`` epochs + save in
+    one worker; rebuild + load + ``epochs - split`` epochs in another."""
+    scramble = seed + SCRAMBLE
+    loaded = save_then_load(
+        student,
+        spec,
+        ("resume_save", {"split": split, "seed": seed, "as_pathlike": as_pathlike}),
+        ("resume_load", {"more": epochs - split, "scramble": scramble, "as_pathlike": as_pathlike}),
+    )
+    return reference_resume(ref, spec, epochs, split, seed, scramble), loaded
+
+
+def roundtrip(
+    student: Any, spec: dict[str, Any], *, seed: int, best_val_loss: float | None, extra: Any
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """(the parameters saved, as the judge computes them; what a model-only load in a fresh
+    worker returned and restored): one epoch from ``seed``, saved with epoch 7 and metadata."""
+    loaded = save_then_load(
+        student,
+        spec,
+        ("roundtrip_save", {"seed": seed, "best_val_loss": best_val_loss, "extra": extra}),
+        ("roundtrip_load", {}),
+    )
+    expected = reference_resume(ref, spec, 1, 1, seed, seed + SCRAMBLE)
+    return expected["at_save"]["params"], loaded
+
+
+def rng_round_trip(
+    student: Any, spec: dict[str, Any], seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the judge's draws, the fresh worker's): a save right after building from ``seed``, then
+    in a new process a load that restores the generators and one that must leave them alone."""
+    untouched = seed + 29
+    loaded = save_then_load(
+        student,
+        spec,
+        ("rng_save", {"seed": seed}),
+        ("rng_load", {"scramble": seed + 17, "untouched": untouched}),
+    )
+    return reference_draws(spec, seed, untouched), loaded
+
+
+MAP_LOCATION_LR = 0.5  # one SGD step with gradients of ones: p - 0.5, rounded once anywhere
+
+
+def map_location_round_trip(
+    student: Any, spec: dict[str, Any]
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """(the judge's parameters, the fresh worker's report): a model saved from the GPU after
+    one known SGD step, loaded into a CPU model with ``map_location="cpu"``."""
+    lr = {"lr": MAP_LOCATION_LR}
+    loaded = save_then_load(student, spec, ("map_location_save", lr), ("map_location_load", lr))
+    return {k: v - MAP_LOCATION_LR for k, v in spec["state"].items()}, loaded
+
+
+# -- comparisons -----------------------------------------------------------------------------------
+def same(a: Any, b: Any) -> bool:
+    """Equal bit for bit (to float64 rounding in a student release, see the module)."""
+    exact = not in_release()
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+            return False
+        if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+            return False
+        if torch.equal(a, b):
+            return True
+        return not exact and a.is_floating_point() and torch.allclose(a, b, RTOL, ATOL)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (not exact and math.isclose(a, b, rel_tol=RTOL, abs_tol=ATOL))
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
 # -- resume ----------------------------------------------------------------------------------------
-def _first_param_difference(a: dict[str, Tensor], b: dict[str, Tensor]) -> str | None:
+def _first_param_difference(a: dict[str, Tensor], b: Any) -> str | None:
+    if not isinstance(b, dict):
+        return f"the parameters came back as {type(b).__name__}"
     for name, x in a.items():
         y = b.get(name)
-        if y is None or y.shape != x.shape:
-            return f"parameter {name} is missing or has another shape"
-        if not torch.equal(x, y):
+        if not isinstance(y, Tensor) or y.shape != x.shape or y.dtype != x.dtype:
+            return f"parameter {name} is missing or has another shape or dtype"
+        if not same(x, y):
             diff = (x.double() - y.double()).abs()
             i = int(diff.flatten().argmax())
             idx = checks.index_str(i, x.shape)
@@ -148,17 +297,6 @@ def _first_param_difference(a: dict[str, Tensor], b: dict[str, Tensor]) -> str |
     return None
 
 
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return (
-            isinstance(a, Tensor)
-            and isinstance(b, Tensor)
-            and a.shape == b.shape
-            and torch.equal(a, b)
-        )
-    return a == b
-
-
 def optimizer_difference(saved: list[list[Any]], loaded: list[list[Any]]) -> str | None:
     """The first optimizer state entry that differs after loading, in words."""
     saved_keys = [(r[0], r[1]) for r in saved]
@@ -167,7 +305,7 @@ def optimizer_difference(saved: list[list[Any]], loaded: list[list[Any]]) -> str
         if (pid, key) not in loaded_map:
             what = f"param group {-1 - pid}'s {key}" if pid < 0 else f"{key!r} of parameter {pid}"
             return f"the optimizer has no {what} after loading (it was saved)"
-        if not _equal(value, loaded_map[(pid, key)]):
+        if not same(value, loaded_map[(pid, key)]):
             what = f"param group {-1 - pid}'s {key}" if pid < 0 else f"{key!r} of parameter {pid}"
             return f"the optimizer's {what} differs from the saved one after loading"
     return None
@@ -175,9 +313,9 @@ def optimizer_difference(saved: list[list[Any]], loaded: list[list[Any]]) -> str
 
 def scheduler_difference(saved: Any, loaded: Any) -> str | None:
     """How the scheduler's position after loading differs from the saved one, in words."""
-    if saved == loaded:
+    if same(saved, loaded):
         return None
-    if saved is None or loaded is None:
+    if not isinstance(saved, dict) or not isinstance(loaded, dict):
         return f"the scheduler's state after loading is {loaded}, it was saved as {saved}"
     return (
         f"after loading, the scheduler is at step {loaded['last_epoch']} with lr "
@@ -190,14 +328,18 @@ def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else math.nan
 
 
-def diagnose_resume(data: dict[str, Any], split: int) -> tuple[str, str]:
-    """(evidence, hint) for a resumed run that is not bit-identical to the straight one."""
-    at, after = data["at_save"], data["after_load"]
+def diagnose_resume(
+    expected: dict[str, Any], loaded: dict[str, Any], split: int
+) -> tuple[str, str]:
+    """(evidence, hint) for a resumed run that does not end where the judge's straight run
+    does: the first state the fresh worker did not get back, or the first epoch that went
+    differently."""
+    at, after = expected["at_save"], loaded["after_load"]
     diff = _first_param_difference(at["params"], after["params"])
     if diff is not None:
         return f"right after load_checkpoint, {diff} (saved vs loaded)", HINTS["model"]
-    straight = data["straight"]["epochs"][split:]
-    resumed = data["resumed"]["epochs"]
+    straight = expected["straight"]["epochs"][split:]
+    resumed = loaded["resumed"]["epochs"]
     diff = optimizer_difference(at["optimizer"], after["optimizer"])
     if diff is not None:
         if straight and resumed:
@@ -215,12 +357,12 @@ def diagnose_resume(data: dict[str, Any], split: int) -> tuple[str, str]:
                 f"{s['order'][:8]}... in the straight run",
                 HINTS["rng_order"],
             )
-        if s["np"] != r["np"]:
+        if not same(s["np"], r["np"]):
             return f"epoch {epoch}'s NumPy draws differ after resume", HINTS["rng_numpy"]
-        if s["py"] != r["py"]:
+        if not same(s["py"], r["py"]):
             return f"epoch {epoch}'s Python random draws differ after resume", HINTS["rng_python"]
-        if s["losses"] != r["losses"]:
-            j = next(k for k, (a, b) in enumerate(zip(s["losses"], r["losses"])) if a != b)
+        if not same(s["losses"], r["losses"]):
+            j = next(k for k, (a, b) in enumerate(zip(s["losses"], r["losses"])) if not same(a, b))
             return (
                 f"epoch {epoch}, batch {j}: loss {r['losses'][j]!r} after resume, "
                 f"{s['losses'][j]!r} in the straight run (same batch order)",
@@ -229,16 +371,15 @@ def diagnose_resume(data: dict[str, Any], split: int) -> tuple[str, str]:
     return "", ""
 
 
-def check_resume(data: dict[str, Any], epochs: int, split: int) -> None:
-    """The resumed run's parameters are bit-identical to the straight run's."""
-    straight, resumed = data["straight"]["params"], data["resumed"]["params"]
-    diff = _first_param_difference(straight, resumed)
+def check_resume(expected: dict[str, Any], loaded: dict[str, Any], epochs: int, split: int) -> None:
+    """The fresh worker's resumed parameters are bit-identical to the judge's straight run."""
+    diff = _first_param_difference(expected["straight"]["params"], loaded["resumed"]["params"])
     if diff is None:
         return
-    evidence, hint = diagnose_resume(data, split)
+    evidence, hint = diagnose_resume(expected, loaded, split)
     raise Failure(
-        f"training {epochs} epochs straight and {split} + save + load + {epochs - split} gave "
-        f"different parameters: {diff} (straight vs resumed)"
+        f"training {epochs} epochs straight and {split} + save + load in a new process + "
+        f"{epochs - split} gave different parameters: {diff} (straight vs resumed)"
         + (f"; {evidence}" if evidence else ""),
         hint,
     )
@@ -264,24 +405,32 @@ def check_weights_only(probe: dict[str, Any]) -> None:
     )
 
 
-def check_atomic(data: dict[str, Any]) -> None:
-    """The failed save raised, left the previous checkpoint loadable and no stray files."""
+def check_atomic(student: Any, spec: dict[str, Any], data: dict[str, Any], saves: int) -> None:
+    """After ``saves`` good saves, the failed one raised, left the previous checkpoint --
+    loaded in a fresh worker -- loadable with the last good save's epoch, and no stray files."""
     if not data["raised"]:
         raise Failure(
             "save_checkpoint returned normally although writing the file failed (the disk "
             "was full)",
             HINTS["swallowed"],
         )
-    probe = data["probe"]
+    if data.get("size", -1) < 0:
+        raise Failure(
+            "after a save that failed part-way, the previous checkpoint is missing", HINTS["atomic"]
+        )
+    student.fresh_worker()
+    loaded = run(
+        student, "atomic_load", spec=without_initial_weights(spec), checkpoint=saved_bytes(data)
+    )
+    probe = loaded["probe"]
     if not probe["ok"] and probe["unsafe"]:
         check_weights_only(probe)  # complete but refused: not an atomicity problem
-    if not probe["ok"] or data["loaded_epoch"] != data["saves"] - 1:
-        state = "is missing" if not probe["exists"] else "no longer loads"
-        why = data["load_error"] or probe["error"]
+    if not probe["ok"] or loaded["loaded_epoch"] != saves - 1:
+        why = loaded["load_error"] or probe["error"]
         raise Failure(
-            f"after a save that failed part-way, the previous checkpoint {state}"
+            "after a save that failed part-way, the previous checkpoint no longer loads"
             + (f" ({why.splitlines()[0][:160]})" if why else "")
-            + (f"; load_checkpoint returned epoch {data['loaded_epoch']}" if probe["ok"] else ""),
+            + (f"; load_checkpoint returned epoch {loaded['loaded_epoch']}" if probe["ok"] else ""),
             HINTS["atomic"],
         )
     stray = [f for f in data["files"] if f != "checkpoint.pt"] + data["stray_tmp"]

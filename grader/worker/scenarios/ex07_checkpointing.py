@@ -1,10 +1,19 @@
 """Worker-side harness for exercise-7: train, checkpoint with the student's code, resume, report.
 
-Every checkpoint file lives in the worker's scratch directory (its working directory) and is
-opened only here, inside the sandbox: the judge never loads a file the student wrote. The
-scenarios report what they saw as data -- parameters, optimizer and scheduler states, RNG
-draws, batch orders, directory listings, what ``torch.load(weights_only=True)`` said -- and the
-judge decides.
+A resume is two scenarios in two worker processes. The *save* half (``resume_save``,
+``roundtrip_save``, ``rng_save``, ``atomic_save``, ``map_location_save``) trains and calls the
+student's ``save_checkpoint``, then returns the checkpoint file's bytes. The judge starts a
+fresh worker -- one that never ran the saving code, so whatever the student's code kept in
+memory is gone -- and the *load* half writes those bytes into its own scratch folder, rebuilds
+every object from scratch, calls ``load_checkpoint`` and reports what it restored and how
+training went on. Bytes travel through the protocol only: the judge never opens a file in a
+worker's folder, and never loads a file the student wrote.
+
+The scenarios measure and report; they decide nothing. The judge compares what the load half
+reports with its own reference run (``reference/support/ex07_checkpointing.py``), which builds
+and trains with the functions below -- :func:`seed_all`, :func:`build`, :func:`train_epoch`,
+:func:`snapshot` -- so both sides see the same weights, batches and dropout masks. The load
+half is given only what continuing needs: not the initial weights, not the training seed.
 
 The training loop here is trusted harness code (a plain SGD/Adam loop with dropout, a shuffling
 ``DataLoader`` that draws from torch's global RNG, and optionally NumPy/Python randomness in
@@ -192,6 +201,32 @@ def probe(path: Path) -> dict[str, Any]:
     return out
 
 
+MAX_CHECKPOINT_BYTES = 32 << 20  # a checkpoint of these tiny models is a few kilobytes
+
+
+def checkpoint_bytes(path: str | Path) -> dict[str, Any]:
+    """The file at ``path`` as bytes, for the judge to hand to a fresh worker.
+
+    ``size`` is -1 when there is no regular file there; ``checkpoint`` is None then, and when
+    the file is too large to be worth sending.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {"checkpoint": None, "size": -1}
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        return {"checkpoint": None, "size": size}
+    data = path.read_bytes()[: MAX_CHECKPOINT_BYTES + 1]
+    return {"checkpoint": data, "size": len(data)}
+
+
+def place(name: str, checkpoint: bytes, as_pathlike: bool = False) -> str | Path:
+    """Write the judge's ``checkpoint`` bytes into this worker's own scratch folder."""
+    target = _path(fresh_dir(name), as_pathlike)
+    Path(target).write_bytes(bytes(checkpoint))
+    return target
+
+
 class RunsCode:
     """Pickles as "call os.mkdir(sentinel)": loading it with weights_only=False runs that."""
 
@@ -214,30 +249,17 @@ def _path(folder: Path, as_pathlike: bool) -> str | Path:
 
 # -- scenarios -----------------------------------------------------------------------------------
 @scenario
-def resume(
-    student: Student,
-    *,
-    spec: dict[str, Any],
-    epochs: int,
-    split: int,
-    seed: int,
-    as_pathlike: bool = False,
+def resume_save(
+    student: Student, *, spec: dict[str, Any], split: int, seed: int, as_pathlike: bool = False
 ) -> dict[str, Any]:
-    """``epochs`` straight vs ``split`` + save + rebuild everything + load + the rest."""
-    save, load = student.save_checkpoint, student.load_checkpoint
-    folder = fresh_dir("resume")
-    seed_all(seed)
-    objs = build(spec)
-    straight = [train_epoch(objs, spec) for _ in range(epochs)]
-    straight_params = params_of(objs["model"])
-
+    """Train ``split`` epochs from ``seed``, save with the student's code, return the bytes."""
+    path = _path(fresh_dir("resume"), as_pathlike)
     seed_all(seed)
     objs = build(spec)
     for _ in range(split):
         train_epoch(objs, spec)
-    at_save = snapshot(objs)
-    save(
-        _path(folder, as_pathlike),
+    student.save_checkpoint(
+        path,
         model=objs["model"],
         optimizer=objs["optimizer"],
         scheduler=objs["scheduler"],
@@ -245,27 +267,32 @@ def resume(
         best_val_loss=0.5,
         extra={"run": "resume"},
     )
-    # A new process, as far as the run can tell: other seeds, new objects, new weights.
-    seed_all(seed + 1_000_003)
+    return checkpoint_bytes(path)
+
+
+@scenario
+def resume_load(
+    student: Student,
+    *,
+    spec: dict[str, Any],
+    checkpoint: bytes,
+    more: int,
+    scramble: int,
+    as_pathlike: bool = False,
+) -> dict[str, Any]:
+    """Scrambled generators, every object new (new random weights), load, train ``more``."""
+    path = place("resume", checkpoint, as_pathlike)
+    seed_all(scramble)
     torch.rand(17)
     objs = build(spec, fresh=True)
-    info = load(
-        _path(folder, as_pathlike),
-        model=objs["model"],
-        optimizer=objs["optimizer"],
-        scheduler=objs["scheduler"],
+    student.load_checkpoint(
+        path, model=objs["model"], optimizer=objs["optimizer"], scheduler=objs["scheduler"]
     )
     after_load = snapshot(objs)
-    resumed = [train_epoch(objs, spec) for _ in range(split, epochs)]
-    resumed_params = params_of(objs["model"])
+    resumed = [train_epoch(objs, spec) for _ in range(more)]
     return {
-        "straight": {"params": straight_params, "epochs": straight},
-        "resumed": {"params": resumed_params, "epochs": resumed},
-        "at_save": at_save,
         "after_load": after_load,
-        "info": info,
-        "identical": all(torch.equal(straight_params[k], v) for k, v in resumed_params.items()),
-        "files": sorted(os.listdir(folder)),
+        "resumed": {"params": params_of(objs["model"]), "epochs": resumed},
     }
 
 
@@ -288,17 +315,21 @@ def inspect(student: Student, *, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @scenario
-def roundtrip(
-    student: Student, *, spec: dict[str, Any], best_val_loss: float | None, extra: Any
+def roundtrip_save(
+    student: Student,
+    *,
+    spec: dict[str, Any],
+    seed: int,
+    best_val_loss: float | None,
+    extra: Any,
 ) -> dict[str, Any]:
-    """Save with metadata; load into a fresh model alone (no optimizer, no scheduler)."""
-    folder = fresh_dir("roundtrip")
-    seed_all(1)
+    """One epoch from ``seed``, then a save with epoch 7 and the judge's metadata."""
+    path = _path(fresh_dir("roundtrip"), False)
+    seed_all(seed)
     objs = build(spec)
     train_epoch(objs, spec)
-    saved = params_of(objs["model"])
     student.save_checkpoint(
-        str(folder / "checkpoint.pt"),
+        path,
         model=objs["model"],
         optimizer=objs["optimizer"],
         scheduler=objs["scheduler"],
@@ -306,40 +337,44 @@ def roundtrip(
         best_val_loss=best_val_loss,
         extra=extra,
     )
-    fresh = build(spec, fresh=True)
-    info = student.load_checkpoint(str(folder / "checkpoint.pt"), model=fresh["model"])
-    return {"info": info, "saved": saved, "loaded": params_of(fresh["model"])}
+    return checkpoint_bytes(path)
 
 
 @scenario
-def rng(student: Student, *, spec: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Draws after restoring the checkpoint's RNG states, and after ``restore_rng=False``."""
-    folder = fresh_dir("rng")
-    path = str(folder / "checkpoint.pt")
+def roundtrip_load(student: Student, *, spec: dict[str, Any], checkpoint: bytes) -> dict[str, Any]:
+    """Load into a fresh model alone (no optimizer, no scheduler)."""
+    path = place("roundtrip", checkpoint)
+    model = build(spec, fresh=True)["model"]
+    info = student.load_checkpoint(path, model=model)
+    return {"info": info, "loaded": params_of(model)}
+
+
+@scenario
+def rng_save(student: Student, *, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Save right after building the objects from ``seed``: the generators' states then."""
+    path = _path(fresh_dir("rng"), False)
     seed_all(seed)
     objs = build(spec)
-    states = rng_states()
     student.save_checkpoint(path, model=objs["model"], optimizer=objs["optimizer"], epoch=0)
-    set_rng_states(states)
-    at_save = draws()
+    return checkpoint_bytes(path)
 
+
+@scenario
+def rng_load(
+    student: Student, *, spec: dict[str, Any], checkpoint: bytes, scramble: int, untouched: int
+) -> dict[str, Any]:
+    """Draws after a load that restores the RNG states, and after one with restore_rng=False
+    (the generators seeded with ``untouched`` just before it)."""
+    path = place("rng", checkpoint)
     model = build(spec, fresh=True)["model"]  # built first: initializing it draws numbers
-    seed_all(seed + 17)
+    seed_all(scramble)
     student.load_checkpoint(path, model=model)
     restored = draws()
 
     model = build(spec, fresh=True)["model"]
-    seed_all(seed + 29)
-    untouched_expected = draws()
-    seed_all(seed + 29)
+    seed_all(untouched)
     student.load_checkpoint(path, model=model, restore_rng=False)
-    untouched = draws()
-    return {
-        "at_save": at_save,
-        "restored": restored,
-        "untouched": untouched,
-        "untouched_expected": untouched_expected,
-    }
+    return {"restored": restored, "untouched": draws()}
 
 
 @scenario
@@ -386,8 +421,9 @@ def file_size_limit(limit: int) -> Iterator[None]:
 
 
 @scenario
-def atomic(student: Student, *, spec: dict[str, Any], saves: int, blob: int) -> dict[str, Any]:
-    """``saves`` good saves, then one that runs out of disk space part-way through."""
+def atomic_save(student: Student, *, spec: dict[str, Any], saves: int, blob: int) -> dict[str, Any]:
+    """``saves`` good saves, then one that runs out of disk space part-way through; what is
+    left at the path goes back as bytes, to be loaded in a fresh worker."""
     folder = fresh_dir("atomic")
     path = str(folder / "checkpoint.pt")
     tmp_before = set(os.listdir(tempfile.gettempdir()))
@@ -412,48 +448,59 @@ def atomic(student: Student, *, spec: dict[str, Any], saves: int, blob: int) -> 
             raise
         except Exception as exc:
             raised, message = type(exc).__name__, str(exc)[:300]
-    files = sorted(os.listdir(folder))
-    stray_tmp = sorted(set(os.listdir(tempfile.gettempdir())) - tmp_before)
+    return {
+        **checkpoint_bytes(path),
+        "files_after_good": files_after_good,
+        "raised": raised,
+        "message": message,
+        "files": sorted(os.listdir(folder)),
+        "stray_tmp": sorted(set(os.listdir(tempfile.gettempdir())) - tmp_before),
+    }
+
+
+@scenario
+def atomic_load(student: Student, *, spec: dict[str, Any], checkpoint: bytes) -> dict[str, Any]:
+    """How the file a failed save left behind loads: ``weights_only=True``, then the
+    student's ``load_checkpoint`` into a fresh model."""
+    path = place("atomic", checkpoint)
     loaded_epoch: Any = None
     load_error = ""
     try:
-        info = student.load_checkpoint(path, model=build(spec, fresh=True)["model"])
+        info = student.load_checkpoint(str(path), model=build(spec, fresh=True)["model"])
         loaded_epoch = info.get("epoch") if isinstance(info, dict) else None
     except NotImplementedError:
         raise
     except Exception as exc:
         load_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-    return {
-        "files_after_good": files_after_good,
-        "raised": raised,
-        "message": message,
-        "files": files,
-        "stray_tmp": stray_tmp,
-        "probe": probe(Path(path)),
-        "loaded_epoch": loaded_epoch,
-        "load_error": load_error,
-        "saves": saves,
-    }
+    return {"probe": probe(Path(path)), "loaded_epoch": loaded_epoch, "load_error": load_error}
+
+
+MAP_LOCATION_LR = 0.5  # p - 0.5 * 1 rounds once, on any device: the judge knows the result
 
 
 @scenario
-def map_location(student: Student, *, spec: dict[str, Any]) -> dict[str, Any]:
-    """Save a model that lives on the GPU, load it into a CPU model with map_location="cpu"."""
-    folder = fresh_dir("map_location")
-    path = str(folder / "checkpoint.pt")
-    objs = build(spec)
-    objs["model"].to("cuda")
-    optimizer = torch.optim.SGD(objs["model"].parameters(), lr=0.1, momentum=0.9)
-    x = spec["X"].to("cuda")
-    nn.functional.cross_entropy(objs["model"](x), spec["y"].to("cuda")).backward()
+def map_location_save(student: Student, *, spec: dict[str, Any]) -> dict[str, Any]:
+    """A model on the GPU after one SGD step with gradients of ones, saved by the student."""
+    path = _path(fresh_dir("map_location"), False)
+    model = build(spec)["model"].to("cuda")
+    optimizer = torch.optim.SGD(model.parameters(), lr=MAP_LOCATION_LR, momentum=0.9)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
     optimizer.step()
-    student.save_checkpoint(path, model=objs["model"], optimizer=optimizer, epoch=0)
-    cpu = build(spec, fresh=True)
-    cpu_optimizer = torch.optim.SGD(cpu["model"].parameters(), lr=0.1, momentum=0.9)
-    student.load_checkpoint(path, model=cpu["model"], optimizer=cpu_optimizer, map_location="cpu")
-    devices = sorted({p.device.type for p in cpu["model"].parameters()})
+    student.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
+    return checkpoint_bytes(path)
+
+
+@scenario
+def map_location_load(
+    student: Student, *, spec: dict[str, Any], checkpoint: bytes
+) -> dict[str, Any]:
+    """Load the GPU checkpoint into a CPU model and optimizer with map_location="cpu"."""
+    path = place("map_location", checkpoint)
+    model = build(spec, fresh=True)["model"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=MAP_LOCATION_LR, momentum=0.9)
+    student.load_checkpoint(path, model=model, optimizer=optimizer, map_location="cpu")
     return {
-        "saved": params_of(objs["model"]),
-        "loaded": params_of(cpu["model"]),
-        "devices": devices,
+        "loaded": params_of(model),
+        "devices": sorted({p.device.type for p in model.parameters()}),
     }
