@@ -1,6 +1,7 @@
 """exercise-7 end to end: the solution, the stub and the reference graded; buggy checkpoint code
-graded, each hint asserted (with the evidence the message gives); the solution checked here
-directly for what the sandboxed suite cannot see from outside."""
+graded, each hint asserted (with the evidence the message gives); a checkpoint that holds
+nothing, its state stashed in memory, graded with and without the judge's source audit; the
+solution checked here directly for what the sandboxed suite cannot see from outside."""
 
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ BUGS = {
         ),
     },
 }
+# The judge's source audit also voids every test of a load_checkpoint that unpickles without
+# weights_only=True, with its own message: these files are graded without it, so that what is
+# asserted is the suite's own diagnosis of the bug.
+AUDIT_OFF = {"in_place_save_unsafe_load.py"}
 STILL_PASSING = {
     "rng_not_restored.py": "public/test_scheduler_position_is_restored",
     "only_model_restored.py": "public/test_load_returns_epoch_best_val_loss_and_extra",
@@ -92,7 +97,13 @@ def selection(name: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(BUGS))
 def test_buggy_checkpoint_code_fails_with_the_hint_that_names_the_bug(name):
-    card = grade(EXERCISE, EX07 / name, public_only=True, select=selection(name))
+    card = grade(
+        EXERCISE,
+        EX07 / name,
+        public_only=True,
+        select=selection(name),
+        check_forbidden=name not in AUDIT_OFF,
+    )
     results = by_id(card)
     for test_id, (hint, words) in BUGS[name].items():
         result = results[test_id]
@@ -100,6 +111,63 @@ def test_buggy_checkpoint_code_fails_with_the_hint_that_names_the_bug(name):
         assert result.hint == hint, (test_id, result.message, result.hint)
         assert words in result.message, (test_id, result.message)
     assert results[STILL_PASSING[name]].status == "passed", results[STILL_PASSING[name]]
+
+
+# Every test that loads a checkpoint it saved: the load runs in a fresh worker.
+ROUND_TRIPS = {
+    "public/test_resume_is_bit_identical",
+    "public/test_optimizer_state_is_restored",
+    "public/test_scheduler_position_is_restored",
+    "public/test_load_returns_epoch_best_val_loss_and_extra",
+    "public/test_rng_states_are_restored",
+    "public/test_restore_rng_false_leaves_the_generators_alone",
+    "public/test_failed_save_keeps_the_previous_checkpoint",
+    "hidden/test_resume_with_adam_cosine_clipping_and_numpy_randomness",
+    "hidden/test_resume_at_a_random_epoch[0]",
+    "hidden/test_resume_at_a_random_epoch[1]",
+    "hidden/test_path_may_be_a_pathlike",
+}
+# What stash_on_builtins.py does pass without the audit: tests that never load what it saved
+# (an empty checkpoint does load with weights_only=True; a crafted one is refused, since the
+# stash has no entry for it; three saves leave one file).
+NEVER_LOADS_WHAT_IT_SAVED = {
+    "public/test_checkpoint_loads_with_weights_only",
+    "public/test_malicious_checkpoint_is_refused",
+    "public/test_saves_leave_only_the_checkpoint",
+    "hidden/test_malicious_checkpoint_refused_whatever_the_environment",
+    "hidden/test_checkpoint_with_adam_and_cosine_loads_with_weights_only",
+}
+
+
+def test_state_stashed_in_memory_earns_nothing_for_a_resume():
+    """Audit off, so that only the fresh worker stands in the way: a save/load round trip in
+    one process would restore everything from the stash, but the load runs in a new process,
+    where there is no stash and the file holds nothing."""
+    card = grade(EXERCISE, EX07 / "stash_on_builtins.py", check_forbidden=False)
+    results = by_id(card)
+    for test_id in ROUND_TRIPS:
+        result = results[test_id]
+        assert result.status == "failed" and result.score == 0, (test_id, result.message)
+        assert result.voided_by is None, (test_id, result.message)
+        if test_id != "public/test_failed_save_keeps_the_previous_checkpoint":
+            assert "raised KeyError" in result.message, (test_id, result.message)  # no stash
+    passed = {t.id for t in card.tests if t.status == "passed"}
+    assert passed == NEVER_LOADS_WHAT_IT_SAVED, passed
+    assert card.score == sum(results[t].max_score for t in NEVER_LOADS_WHAT_IT_SAVED)
+
+
+def test_state_stashed_on_builtins_is_voided_by_the_audit():
+    """With the audit (the default), reaching builtins voids every test of both functions."""
+    card = grade(
+        EXERCISE,
+        EX07 / "stash_on_builtins.py",
+        public_only=True,
+        select="resume_is_bit_identical or loads_with_weights_only",
+    )
+    assert card.score == 0 and len(card.tests) == 2
+    for result in card.tests:
+        assert result.voided_by == "audit", (result.id, result.message)
+        assert "builtins" in result.message, (result.id, result.message)
 
 
 def test_solution_save_is_atomic_and_loads_weights_only(tmp_path: Path):
