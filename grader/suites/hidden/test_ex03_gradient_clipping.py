@@ -27,6 +27,11 @@ def random_case(seed, device, dtype=torch.float64):
         tuple(rng.randint(1, 6) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 7))
     ]
     missing = [i for i in range(len(shapes)) if rng.random() < 0.2 and len(shapes) > 1]
+    if len(missing) == len(shapes) > 1:
+        # Not one gradient is an edge case, not a random configuration: drawn, it would be
+        # tested on 2 % of seeds only, and torch's clip_grad_value_ crashes on it. Keep the
+        # last gradient (no draw is consumed, so every other case stays as it was).
+        missing.pop()
     params = make_params(
         shapes,
         scale=10 ** rng.uniform(-2, 2),
