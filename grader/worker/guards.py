@@ -1,4 +1,4 @@
-"""Forbidden-API detection inside the worker.
+"""Forbidden-API detection inside the worker: a second layer behind the judge's source audit.
 
 While a student call runs, a profile hook (``sys.setprofile`` plus every thread the call
 starts) watches each Python call and each C call. A call whose code object (Python functions,
@@ -62,6 +62,23 @@ def builtin_key(obj: Any) -> tuple[str, str] | None:
     return (_defining_class(type(owner), name), name)
 
 
+def _own_function(cls: type, member: Any) -> Any:
+    """The plain function a forbidden class defines for ``member`` (unwrapped from its
+    decorators), or None. A decorator's shared inner function (torch's optimizers wrap
+    ``step`` in one) is not the class's own code: registering it would make every other class
+    using that decorator look like this one."""
+    if isinstance(member, (staticmethod, classmethod)):
+        member = member.__func__
+    if not callable(member):
+        return None
+    function = inspect.unwrap(member)
+    if not inspect.isfunction(function):
+        return None
+    if not function.__qualname__.startswith(f"{cls.__qualname__}."):
+        return None
+    return function
+
+
 @functools.lru_cache(maxsize=4096)
 def _defining_class(cls: type, name: str) -> str:
     """The class in ``cls``'s MRO that defines ``name``: a bound builtin method such as
@@ -77,7 +94,10 @@ class Guard:
     """Records forbidden calls made while :meth:`watching` is active."""
 
     def __init__(self, forbidden: list[str]) -> None:
-        self.codes: dict[CodeType, str] = {}
+        # Keyed by id() and checked with ``is``: code objects compare *equal* when their
+        # contents are, so an equality match would flag a student's verbatim copy of torch's
+        # own function as "calling torch".
+        self.codes: dict[int, tuple[CodeType, str]] = {}
         self.builtins: dict[tuple[str, str], str] = {}
         for dotted in forbidden:
             try:
@@ -92,6 +112,7 @@ class Guard:
         for setter in (sys.setprofile, threading.setprofile):
             self._add("setprofile", setter, TAMPERING)
         self.found: list[str] = []
+        self.pending: list[str] = []  # trap hits outside a watched call (at import)
         self.active = False
         self.trace = self.hook  # one bound-method object, so identity checks work
         self._install_thread_patch()
@@ -100,28 +121,39 @@ class Guard:
         target = inspect.unwrap(obj) if callable(obj) else obj
         if isinstance(target, type):
             for member in vars(target).values():
-                if inspect.isfunction(member):
-                    self.codes[member.__code__] = why
+                function = _own_function(target, member)
+                if function is not None:
+                    self._add_code(function.__code__, why)
             return
         code = getattr(target, "__code__", None)
         if isinstance(code, CodeType):
-            self.codes[code] = why
+            self._add_code(code, why)
             return
         key = builtin_key(target)
         if key is not None:
             self.builtins[key] = why
 
+    def _add_code(self, code: CodeType, why: str) -> None:
+        self.codes[id(code)] = (code, why)
+
     def _flag(self, why: str) -> None:
         if why not in self.found:
             self.found.append(why)
+
+    def flag_always(self, why: str) -> None:
+        """Record a use seen outside the profile hook (a trap): kept until the next report,
+        even if it happened while nothing was being watched (at import)."""
+        self._flag(why)
+        if not self.active:
+            self.pending.append(why)
 
     def hook(self, frame: FrameType, event: str, arg: Any) -> None:
         if not self.active:
             return
         if event == "call":
-            why = self.codes.get(frame.f_code)
-            if why is not None:
-                self._flag(why)
+            entry = self.codes.get(id(frame.f_code))
+            if entry is not None and entry[0] is frame.f_code:
+                self._flag(entry[1])
         elif event == "c_call":
             key = builtin_key(arg)
             if key is not None:
@@ -167,7 +199,8 @@ class Guard:
     @contextmanager
     def watching(self) -> Iterator[list[str]]:
         """Trace the block; yields the list that collects what was found."""
-        self.found = []
+        self.found = list(dict.fromkeys(self.pending))
+        self.pending = []
         self.active = True
         threading.setprofile(self.trace)
         sys.setprofile(self.trace)
@@ -190,3 +223,53 @@ class Guard:
             yield
         finally:
             self.active = was
+
+
+class ForbiddenCall(PermissionError):
+    """Graded code called an API its exercise forbids (raised by a trap)."""
+
+
+def install_traps(guard: Guard, forbidden: list[str], student_file: str) -> list[str]:
+    """Replace each forbidden callable with a trap, before the submission is imported.
+
+    A trap refuses -- records the use with ``guard`` and raises :class:`ForbiddenCall` -- when
+    its immediate Python caller is code from ``student_file``; any other caller (the trusted
+    harness, torch calling its own functions) gets the original. So a plain call fails loudly
+    even if the profile hook were silenced. A forbidden class gets its ``__init__`` trapped,
+    which also catches subclasses that call it. Returns the names trapped.
+    """
+    trapped = []
+    for dotted in forbidden:
+        parent_name, _, attr = dotted.rpartition(".")
+        try:
+            parent = resolve(parent_name)
+            original = getattr(parent, attr)
+        except (ImportError, AttributeError):
+            continue
+        why = f"called {dotted}"
+        try:
+            if isinstance(original, type):
+                init = original.__dict__.get("__init__")
+                if init is None or getattr(init, "__tlg_trap__", False):
+                    continue
+                original.__init__ = _trap(init, why, guard, student_file)
+            elif callable(original) and not getattr(original, "__tlg_trap__", False):
+                setattr(parent, attr, _trap(original, why, guard, student_file))
+            else:
+                continue
+        except (AttributeError, TypeError):  # a C type or read-only attribute: the hook remains
+            continue
+        trapped.append(dotted)
+    return trapped
+
+
+def _trap(original: Callable[..., Any], why: str, guard: Guard, student_file: str) -> Any:
+    @functools.wraps(original)
+    def trap(*args: Any, **kwargs: Any) -> Any:
+        if sys._getframe(1).f_code.co_filename == student_file:
+            guard.flag_always(why)
+            raise ForbiddenCall(f"{why}: that is not allowed in this exercise; write it yourself")
+        return original(*args, **kwargs)
+
+    trap.__tlg_trap__ = True  # type: ignore[attr-defined]
+    return trap

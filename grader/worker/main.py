@@ -35,7 +35,7 @@ from typing import Any
 
 from grader.protocol.codec import ProtocolError, encode, read_frame, tensors_in
 from grader.worker import denials, landlock, output, privileges, seccomp
-from grader.worker.guards import Guard
+from grader.worker.guards import Guard, install_traps
 from grader.worker.harness import SCENARIOS, MissingName, Student
 
 
@@ -108,7 +108,9 @@ class Worker:
         import torch
 
         torch.set_num_threads(int(req.get("threads", 1)))
-        self.guard = Guard([str(x) for x in req.get("forbidden", [])])
+        forbidden = [str(x) for x in req.get("forbidden", [])]
+        self.guard = Guard(forbidden)  # registers the originals' code first
+        install_traps(self.guard, forbidden, self.student_file)
         sys.path.insert(0, str(Path(self.student_file).parent))
         spec = importlib.util.spec_from_file_location(self.module_name, self.student_file)
         assert spec is not None and spec.loader is not None
