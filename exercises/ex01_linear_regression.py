@@ -60,17 +60,20 @@ them, even from a helper thread, voids every test of the function that made it.
 
 **What your file may use.** The grader reads your file before running any of it. You may import
 ``torch`` and ``numpy`` (with their public submodules) and, from Python's standard library,
-``math``, ``random``, ``functools``, ``itertools``, ``collections``, ``dataclasses``,
-``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``, ``warnings``,
-``time`` and ``__future__``. Not: any other module (``sys``, ``threading``, ``subprocess``,
-``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
-(``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
-run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
-``exec``, ``vars()`` of a module; assigning to torch's attributes; autograd's graph and hooks
-(``.grad_fn``, ``.next_functions``, ``.register_hook``, ``.register_post_accumulate_grad_hook``,
-anything in ``torch.autograd`` or ``torch.func``). A function or class that uses any of these,
-or a name this exercise does not allow, has its tests voided, with a message saying what to
-write instead.
+``math``, ``cmath``, ``random``, ``functools``, ``itertools``, ``operator``, ``collections``,
+``dataclasses``, ``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``,
+``warnings``, ``time``, ``contextlib``, ``json``, ``re``, ``string``, ``statistics``,
+``fractions``, ``decimal``, ``heapq``, ``bisect``, ``array``, ``textwrap``, ``pprint``,
+``__future__`` and, of ``sys``, only its streams, limits and version (``sys.stdout``,
+``sys.maxsize``, ``sys.float_info``, ``sys.setrecursionlimit``, ...). Not: any other module
+(``threading``, ``subprocess``, ``pickle``, ``importlib``, ...); private or dunder attributes
+of objects that are not your own (``torch._C``, ``torch._foreach_norm``,
+``x.__class__.__mro__``); attribute names computed at run time (``getattr(obj, name)`` with a
+built ``name`` -- a literal name is fine), ``eval``, ``exec``, ``vars()`` of a module;
+assigning to torch's attributes; autograd's graph and hooks (``.grad_fn``, ``.next_functions``,
+``.register_hook``, ``.register_post_accumulate_grad_hook``, anything in ``torch.autograd`` or
+``torch.func``). A function or class that uses any of these, or a name this exercise does not
+allow, has its tests voided, with a message saying what to write instead.
 """
 
 from __future__ import annotations

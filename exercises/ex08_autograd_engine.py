@@ -54,15 +54,19 @@ with your ``Value`` and with torch's float64 autograd, and compares every node's
 Not allowed here: torch (the engine is pure Python; use the ``math`` module).
 
 **What your file may use.** The grader reads your file before running any of it. You may import
-only these modules of Python's standard library: ``math``, ``random``, ``functools``,
-``itertools``, ``collections``, ``dataclasses``, ``typing``, ``typing_extensions``, ``copy``,
-``numbers``, ``abc``, ``enum``, ``warnings``, ``time`` and ``__future__`` -- not ``torch`` or
-``numpy``: the engine is pure Python. Not: any other module (``sys``, ``threading``,
-``subprocess``, ``pickle``, ``importlib``, ...); dunder attributes beyond names and docstrings
-(``x.__class__.__mro__``, ``obj.__dict__`` of anything but ``self``); attribute names computed
-at run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
-``exec``. Your own private attributes (``node._prev``) are fine. A function or class that uses
-any of these has its tests voided, with a message saying what to write instead.
+only these modules of Python's standard library: ``math``, ``cmath``, ``random``,
+``functools``, ``itertools``, ``operator``, ``collections``, ``dataclasses``, ``typing``,
+``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``, ``warnings``, ``time``,
+``contextlib``, ``json``, ``re``, ``string``, ``statistics``, ``fractions``, ``decimal``,
+``heapq``, ``bisect``, ``array``, ``textwrap``, ``pprint``, ``__future__`` and, of ``sys``,
+only its streams, limits and version (``sys.stdout``, ``sys.maxsize``, ``sys.float_info``,
+``sys.setrecursionlimit``, ...) -- not ``torch`` or ``numpy``: the engine is pure Python. Not:
+any other module (``threading``, ``subprocess``, ``pickle``, ``importlib``, ...); dunder
+attributes beyond names and docstrings (``x.__class__.__mro__``, ``obj.__dict__`` of anything
+but ``self``); attribute names computed at run time (``getattr(obj, name)`` with a built
+``name`` -- a literal name is fine), ``eval``, ``exec``. Your own private attributes
+(``node._prev``) are fine. A function or class that uses any of these has its tests voided,
+with a message saying what to write instead.
 """
 
 from __future__ import annotations

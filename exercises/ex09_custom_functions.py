@@ -55,15 +55,19 @@ Not allowed here: calling autograd inside ``backward``; ``F.linear``, ``F.silu``
 
 **What your file may use.** The grader reads your file before running any of it. You may import
 ``torch`` and ``numpy`` (with their public submodules) and, from Python's standard library,
-``math``, ``random``, ``functools``, ``itertools``, ``collections``, ``dataclasses``,
-``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``, ``warnings``,
-``time`` and ``__future__``. Not: any other module (``sys``, ``threading``, ``subprocess``,
-``pickle``, ``importlib``, ...); private or dunder attributes of objects that are not your own
-(``torch._C``, ``torch._foreach_norm``, ``x.__class__.__mro__``); attribute names computed at
-run time (``getattr(obj, name)`` with a built ``name`` -- a literal name is fine), ``eval``,
-``exec``, ``vars()`` of a module; assigning to torch's attributes; the modules that call the
-forbidden functions (``torch.nn.Linear``, ``torch.nn.SiLU``, ``torch.nn.LayerNorm``) and the
-other normalizations that give layer norm's result on a reshaped input (``torch.nn.GroupNorm``,
+``math``, ``cmath``, ``random``, ``functools``, ``itertools``, ``operator``, ``collections``,
+``dataclasses``, ``typing``, ``typing_extensions``, ``copy``, ``numbers``, ``abc``, ``enum``,
+``warnings``, ``time``, ``contextlib``, ``json``, ``re``, ``string``, ``statistics``,
+``fractions``, ``decimal``, ``heapq``, ``bisect``, ``array``, ``textwrap``, ``pprint``,
+``__future__`` and, of ``sys``, only its streams, limits and version (``sys.stdout``,
+``sys.maxsize``, ``sys.float_info``, ``sys.setrecursionlimit``, ...). Not: any other module
+(``threading``, ``subprocess``, ``pickle``, ``importlib``, ...); private or dunder attributes
+of objects that are not your own (``torch._C``, ``torch._foreach_norm``,
+``x.__class__.__mro__``); attribute names computed at run time (``getattr(obj, name)`` with a
+built ``name`` -- a literal name is fine), ``eval``, ``exec``, ``vars()`` of a module;
+assigning to torch's attributes; the modules that call the forbidden functions
+(``torch.nn.Linear``, ``torch.nn.SiLU``, ``torch.nn.LayerNorm``) and the other normalizations
+that give layer norm's result on a reshaped input (``torch.nn.GroupNorm``,
 ``torch.nn.functional.group_norm``, ``torch.nn.functional.batch_norm``,
 ``torch.nn.functional.instance_norm``, ``torch.group_norm``, ``torch.batch_norm``,
 ``torch.instance_norm``, ``torch.native_batch_norm``). A function or class that uses any of

@@ -18,15 +18,11 @@ FORBIDDEN = [
     "torch.nn.utils.clip_grad._clip_grads_with_norm_",
 ]
 # The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
-# student code runs. "imports": the modules the student's file may import, each with its public
-# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# student code runs. The file may import the course baseline (grader/judge/audit/policy.py,
+# each module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what else it may not touch, however spelled (".name": any attribute of
 # that name; "a.b": that module or API and everything under it). "why" and "instead": what the
 # student reads next to a use of FORBIDDEN or "extras".
 AUDIT = {
-    "imports": (
-        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
-        "itertools math random copy numbers abc enum warnings time torch numpy"
-    ),
     "extras": [],
     "why": "exercise-3 is writing gradient clipping yourself",
     "instead": (
@@ -34,6 +30,8 @@ AUDIT = {
         "`Tensor.mul_`"
     ),
 }
+# Both functions change the gradients they are given: that change is the answer.
+IN_PLACE = ["clip_grad_norm", "clip_grad_value"]
 
 
 def clip_grad_norm(

@@ -14,16 +14,12 @@ from torch.optim.lr_scheduler import LRScheduler
 TITLE = "Checkpointing and resuming"
 FORBIDDEN: list[str] = []
 # The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
-# student code runs. "imports": the modules the student's file may import, each with its public
-# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# student code runs. The file may import the course baseline (grader/judge/audit/policy.py,
+# each module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what else it may not touch, however spelled (".name": any attribute of
 # that name; "a.b": that module or API and everything under it). "why" and "instead": what the
 # student reads next to a use of FORBIDDEN or "extras".
 AUDIT = {
-    "imports": (
-        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
-        "itertools math random copy numbers abc enum warnings time torch numpy os pathlib "
-        "tempfile io contextlib"
-    ),
+    "imports_add": "os pathlib tempfile io",  # and contextlib, in the baseline
     "extras": [],
     "why": "",
     "instead": "",

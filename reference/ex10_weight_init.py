@@ -38,15 +38,11 @@ FORBIDDEN = [
     "torch.nn.init.kaiming_normal",
 ]
 # The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
-# student code runs. "imports": the modules the student's file may import, each with its public
-# submodules. "extras": what else it may not touch, however spelled (".name": any attribute of
+# student code runs. The file may import the course baseline (grader/judge/audit/policy.py,
+# each module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what else it may not touch, however spelled (".name": any attribute of
 # that name; "a.b": that module or API and everything under it). "why" and "instead": what the
 # student reads next to a use of FORBIDDEN or "extras".
 AUDIT = {
-    "imports": (
-        "__future__ typing typing_extensions collections collections.abc dataclasses functools "
-        "itertools math random copy numbers abc enum warnings time torch numpy"
-    ),
     "extras": ["torch.nn.init"],
     "why": "exercise-10 is writing the initializers yourself",
     "instead": (
@@ -54,6 +50,8 @@ AUDIT = {
         "`torch.no_grad()`"
     ),
 }
+# The initializers fill the tensor they are given (and return it): that change is the answer.
+IN_PLACE = ["xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
 
 
 def calculate_fans(shape: tuple[int, ...]) -> tuple[int, int]:

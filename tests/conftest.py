@@ -23,9 +23,11 @@ def grade(
     isolation: str = "auto",
     device: str = "cpu",
     check_forbidden: bool = True,
+    audit: bool = True,
 ) -> Scorecard:
     """Grade ``submission`` (a file or folder) for ``exercise`` (on CPU unless asked), as the
-    CLI would."""
+    CLI would. ``audit=False`` switches off only the judge's source audit, to test the
+    runtime guard behind it; ``check_forbidden=False`` switches off both (for references)."""
     ex = exercises.find(exercise)
     opts = runner.Options(
         device=device,
@@ -34,6 +36,7 @@ def grade(
         visibilities=("public",) if public_only else ("public", "hidden"),
         select=select,
         check_forbidden=check_forbidden,
+        audit=audit,
     )
     return runner.grade(runner.prepare(ex, Path(submission), opts), opts)
 

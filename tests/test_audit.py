@@ -58,6 +58,7 @@ HONEST = [
     "ex01/grad_sum_over_batch.py",
     "ex01/numerical_modifies_input.py",
     "ex01/numerical_one_sided.py",
+    "ex01/zero_the_inputs.py",  # stopped by pristine inputs, not by the audit
     "ex02/bias_averaged.py",
     "ex02/grad_w1_transposed.py",
     "ex02/log_of_softmax.py",
@@ -69,6 +70,7 @@ HONEST = [
     "ex03/element_loop.py",
     "ex03/endless_loop.py",
     "ex03/huge_alloc.py",
+    "ex03/huge_stdout.py",  # sys.stdout is fine: the worker caps what it keeps
     "ex03/ignores_norm_type.py",
     "ex03/missing_function.py",
     "ex03/no_epsilon.py",
@@ -78,6 +80,7 @@ HONEST = [
     "ex03/scales_up.py",
     "ex03/sysexit_at_import.py",
     "ex03/sysexit_in_function.py",
+    "ex03/wrong_but_loud.py",  # prints and writes lies: the judge ignores both
     "ex03/wrong_signature.py",
     "ex04/group_mistakes_and_forgotten_step.py",
     "ex04/off_by_one.py",
@@ -96,7 +99,9 @@ HONEST = [
     "ex08/wrong_topo.py",
     "ex09/bad_grads.py",
     "ex10/wrong_inits.py",
+    "platforms/ex03_crash.py",  # crashes through allowed code: the worker's death is the test
     "platforms/ex03_hang.py",
+    "platforms/ex03_inject.py",
     "platforms/ex03_partial.py",
 ]
 CORRECT = [
@@ -149,20 +154,20 @@ CHEATS: dict[str, tuple[set[str | None], set[str]]] = {
     "ex03/exit_in_function.py": ({None, "clip_grad_norm"}, {"import", "runtime"}),
     "ex03/forged_reply.py": ({None, "clip_grad_norm"}, {"import", "runtime"}),
     "ex03/fork_bomb.py": ({None, "clip_grad_norm"}, {"runtime"}),
-    "ex03/huge_stdout.py": ({None, "clip_grad_norm"}, {"runtime"}),
     "ex03/lying_tensor.py": ({"Liar", "clip_grad_norm"}, {"patch"}),
     "ex03/monkeypatch.py": ({None}, {"patch", "dynamic"}),
     "ex03/syntax_error.py": ({None}, {"unreadable"}),
-    "ex03/wrong_but_loud.py": ({None, "clip_grad_norm"}, {"import"}),
     "ex04/cheat_torch_schedulers.py": ({None, "step_decay", "WarmupCosineLR"}, {"forbidden"}),
     "ex05/adam_eps_hat_adamw_coupled.py": ({"SGD"}, {"runtime"}),
     "ex05/cheat_torch_optimizers.py": ({None, "SGD", "Adam", "AdamW"}, {"forbidden"}),
     "ex07/in_place_save_unsafe_load.py": ({"load_checkpoint"}, {"unsafe-load"}),
+    "ex07/stash_on_builtins.py": (
+        {None, "_stash", "save_checkpoint", "load_checkpoint"},
+        {"dynamic"},
+    ),
     "ex08/uses_torch.py": ({"Value"}, {"extra", "forbidden"}),
     "ex09/cheats.py": ({"LinearFunction", "SiLUFunction"}, {"forbidden"}),
     "ex10/uses_nn_init.py": ({"init_mlp_"}, {"extra"}),
-    "platforms/ex03_crash.py": ({None}, {"runtime"}),
-    "platforms/ex03_inject.py": ({None, "clip_grad_value"}, {"runtime"}),
 }
 
 
@@ -442,7 +447,7 @@ import reference  # <-
 from solutions.ex03_gradient_clipping import clip_grad_norm  # <-
 
 ### an import outside the list | 3 | import | -
-import json  # <-
+import socket  # <-
 
 ### a private module | 3 | private | -
 import torch._dynamo  # <-

@@ -115,13 +115,14 @@ CHEATS = [
 
 @pytest.mark.parametrize("name", CHEATS)
 def test_calling_the_builtin_voids_every_test_of_the_function(name):
-    card = grade("exercise-3", EX03 / name, select="worked or value or empty")
+    card = grade("exercise-3", EX03 / name, select="worked or value or empty", audit=False)
     norm_tests = [t for t in card.tests if "clip_grad_norm" in t.functions]
     assert norm_tests and all(t.status == "failed" and t.score == 0 for t in norm_tests)
     messages = {t.message for t in norm_tests}
     assert len(messages) == 1, messages  # one message, naming what was used
     (message,) = messages
     assert "not allowed" in message
+    assert all(t.voided_by in ("audit", "runtime guard") for t in norm_tests)
     assert "clip_grad_norm_" in message or "_get_total_norm" in message or "tracing" in message
     value_tests = [t for t in card.tests if t.functions == ["clip_grad_value"]]
     assert value_tests and all(t.status == "passed" for t in value_tests)

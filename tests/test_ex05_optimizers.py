@@ -21,7 +21,7 @@ BUGGY = SUBMISSIONS / "ex05"
 def grade_without_forbidden(path: Path) -> Scorecard:
     """Grade with no forbidden names: the reference *is* torch.optim."""
     ex = dataclasses.replace(exercises.find(EX), forbidden=())
-    opts = runner.Options(device="cpu", seed=1234, isolation="auto")
+    opts = runner.Options(device="cpu", seed=1234, isolation="auto", check_forbidden=False)
     return runner.grade(runner.prepare(ex, path, opts), opts)
 
 
@@ -110,6 +110,7 @@ def test_adam_eps_hat_and_adamw_coupled_decay_get_their_hints():
         BUGGY / "adam_eps_hat_adamw_coupled.py",
         select="sgd_matches_torch or adam_matches_torch or adamw_matches_torch",
         public_only=True,
+        audit=False,  # its SGD crashes the worker on purpose (os._exit), which the audit voids
     )
     crashed = [t for t in card.tests if "test_sgd_matches_torch" in t.id]
     assert crashed and all("SGD exited with code 3" in t.message for t in crashed[:2])
@@ -152,7 +153,13 @@ def test_missing_bias_correction_lost_state_and_decayed_params_get_their_hints()
 
 @pytest.mark.slow
 def test_torch_optimizers_in_disguise_void_only_the_classes_that_used_them():
-    card = grade(EX, BUGGY / "cheat_torch_optimizers.py", select="matches_torch", public_only=True)
+    card = grade(
+        EX,
+        BUGGY / "cheat_torch_optimizers.py",
+        select="matches_torch",
+        public_only=True,
+        audit=False,
+    )
     voided = {
         "SGD": "SGD called torch.optim._functional.sgd",
         "Adam": "Adam called torch.optim.Adam",

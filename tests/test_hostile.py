@@ -2,6 +2,10 @@
 
 Each case grades a real file from tests/submissions/ex03/ and asserts on the scorecard the
 judge wrote. Selecting a few tests keeps every case to a few seconds.
+
+Most cases aim at a runtime layer (containment, comparisons on rebuilt tensors, the protocol);
+the judge's source audit would void these files before those layers matter, so it is switched
+off (``check_forbidden=False``) to show that each layer holds on its own.
 """
 
 import json
@@ -33,7 +37,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_os_exit_in_a_function_costs_only_that_functions_tests():
-    card = grade("exercise-3", EX03 / "exit_in_function.py", select=FEW)
+    card = grade("exercise-3", EX03 / "exit_in_function.py", select=FEW, check_forbidden=False)
     results = by_id(card)
     assert results[NORM].status == "failed"
     assert "exited" in results[NORM].message and "os._exit" in results[NORM].message
@@ -47,7 +51,7 @@ def test_os_exit_in_a_function_costs_only_that_functions_tests():
 )
 def test_exit_at_import_fails_every_test_quickly(name, words):
     start = time.monotonic()
-    card = grade("exercise-3", EX03 / name, public_only=True)
+    card = grade("exercise-3", EX03 / name, public_only=True, check_forbidden=False)
     assert card.score == 0 and card.tests
     assert all(words in t.message for t in failing(card))
     assert time.monotonic() - start < 60  # the import is tried once, not per test
@@ -72,13 +76,13 @@ def test_endless_loop_times_out_and_is_not_waited_for_again():
 
 
 def test_monkeypatching_torch_and_pytest_in_the_worker_changes_nothing():
-    card = grade("exercise-3", EX03 / "monkeypatch.py", select="not float32")
+    card = grade("exercise-3", EX03 / "monkeypatch.py", select="not float32", check_forbidden=False)
     assert card.score == 0
     assert any("expected" in t.message for t in failing(card))
 
 
 def test_lying_tensor_subclass_is_rejected():
-    card = grade("exercise-3", EX03 / "lying_tensor.py", select=FEW)
+    card = grade("exercise-3", EX03 / "lying_tensor.py", select=FEW, check_forbidden=False)
     message = by_id(card)[NORM].message
     assert "torch.Tensor subclass" in message and "plain torch.Tensor" in message
 
@@ -91,7 +95,9 @@ def test_gigabyte_of_stdout_is_capped_and_grading_goes_on():
 
 def test_fork_bomb_is_contained_and_killed():
     ex = exercises.find("exercise-3")
-    opts = runner.Options(device="cpu", seed=1, select="worked_example_l2 or value_clamps")
+    opts = runner.Options(
+        device="cpu", seed=1, select="worked_example_l2 or value_clamps", check_forbidden=False
+    )
     prepared = runner.prepare(ex, EX03 / "fork_bomb.py", opts)
     scratch = str(prepared.client.home)
     card = runner.grade(prepared, opts)
@@ -162,7 +168,7 @@ def test_the_judge_is_healthy_after_all_of_it():
 
 
 def test_a_malformed_reply_on_the_protocol_pipe_fails_only_that_test():
-    card = grade("exercise-3", EX03 / "forged_reply.py", select=FEW)
+    card = grade("exercise-3", EX03 / "forged_reply.py", select=FEW, check_forbidden=False)
     results = by_id(card)
     assert "malformed reply" in results[NORM].message
     assert results[VALUE].status == "passed"

@@ -9,9 +9,9 @@ Per exercise:
   *correctness* test. The reference is built on the very torch functions students may not call,
   and timing tests compare against torch itself, so for the reference (only): forbidden-call
   detection is off, and a test does not count when its function name has the word ``speed``,
-  ``timing``, ``ops`` or ``performance`` in it (``test_speed_close_to_torch``) or when it failed
-  with a forbidden-use message (one containing ``FORBIDDEN_USE``, the phrase the plugin and the
-  suites' own checks use, e.g. exercise 8's "your engine called torch"). See
+  ``timing``, ``ops`` or ``performance`` in it (``test_speed_close_to_torch``) or when it was
+  voided (``voided_by`` set: the source audit, the worker's guard, or a suite's own
+  forbidden-use check such as exercise 8's "your engine called torch"). See
   :func:`counts_for_reference`; the table shows how many tests were not counted;
 - **solution** -- ``solutions/exNN_<slug>.py`` gets full marks, public and hidden;
 - **stub** -- ``exercises/exNN_<slug>.py`` gets zero, and every test says "not implemented".
@@ -36,7 +36,6 @@ from grader.judge.notebook_source import NotebookError
 from grader.judge.scorecard import Scorecard, TestResult
 
 NOT_CORRECTNESS = re.compile(r"(^|_)(speed|timing|ops|performance)(_|$)")
-FORBIDDEN_USE = "that is not allowed in this exercise"  # see grader.judge.plugin.void_forbidden
 COLUMNS = ("sync", "reference", "solution", "stub")
 
 
@@ -49,8 +48,7 @@ def is_correctness_test(test: TestResult) -> bool:
 def counts_for_reference(test: TestResult) -> bool:
     """Whether the reference must pass ``test``: a correctness test not voided for using the
     torch functions the reference is built on."""
-    voided = test.status == "failed" and FORBIDDEN_USE in test.message
-    return is_correctness_test(test) and not voided and test.status != "skipped"
+    return is_correctness_test(test) and test.voided_by is None and test.status != "skipped"
 
 
 def _failing(tests: Iterable[TestResult]) -> list[TestResult]:

@@ -3,8 +3,10 @@
 An exercise NN is the set ``exercises/exNN_<slug>.py`` (stub), ``solutions/exNN_<slug>.py``,
 ``reference/exNN_<slug>.py`` and the suites ``grader/suites/{public,hidden}/test_exNN_<slug>.py``.
 The reference module declares ``TITLE``, ``FORBIDDEN`` (dotted names the student may not
-call) and ``AUDIT`` (what the judge's source audit allows: see ``grader/judge/audit/``) as
-literals; they are read with ``ast`` so listing exercises imports nothing heavy.
+call), ``AUDIT`` (what the judge's source audit allows: see ``grader/judge/audit/``) and
+``IN_PLACE`` (the functions whose contract is to change their tensor arguments, such as
+``clip_grad_norm``) as literals; they are read with ``ast`` so listing exercises imports
+nothing heavy.
 
 A student release has no ``reference/``: ``grade release`` writes every exercise's fields to
 ``grader/suites/expected/exercises.json``, next to the recorded answers that stand in for the
@@ -36,6 +38,7 @@ def _reference_dir() -> Path:
 
 REFERENCE_DIR = _reference_dir()
 NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.py$")
+LITERALS = ("TITLE", "FORBIDDEN", "AUDIT", "IN_PLACE")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Exercise:
     audit_extras: tuple[str, ...] = ()
     audit_why: str = ""
     audit_instead: str = ""
+    # Functions whose changes to their tensor arguments are part of the contract: only these
+    # changes reach the judge's own tensors (every other call leaves them pristine).
+    in_place: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -75,7 +81,7 @@ def _literals(path: Path) -> dict[str, object]:
             target, value = node.target, node.value
         else:
             continue
-        if isinstance(target, ast.Name) and target.id in ("TITLE", "FORBIDDEN", "AUDIT"):
+        if isinstance(target, ast.Name) and target.id in LITERALS:
             out[target.id] = ast.literal_eval(value)
     return out
 
@@ -92,8 +98,14 @@ def _audit_fields(audit: object) -> dict[str, object]:
     if not isinstance(audit, dict):
         return {}
     fields: dict[str, object] = {}
-    if "imports" in audit:
+    if "imports" in audit:  # a whole list, instead of the baseline
         fields["audit_imports"] = _names(audit["imports"])
+    elif "imports_add" in audit or "imports_drop" in audit:
+        from grader.judge.audit.policy import BASELINE_IMPORTS
+
+        drop = set(_names(audit.get("imports_drop", ())))
+        kept = [m for m in BASELINE_IMPORTS if m not in drop]
+        fields["audit_imports"] = (*kept, *_names(audit.get("imports_add", ())))
     if "extras" in audit:
         fields["audit_extras"] = _names(audit["extras"])
     for key in ("why", "instead"):
@@ -122,6 +134,7 @@ def all_exercises() -> tuple[Exercise, ...]:
                 slug=m.group(2),
                 title=str(meta.get("TITLE", m.group(2).replace("_", " ").capitalize())),
                 forbidden=tuple(str(x) for x in meta.get("FORBIDDEN", ()) or ()),  # type: ignore[union-attr]
+                in_place=_names(meta.get("IN_PLACE", ())),
                 **_audit_fields(meta.get("AUDIT")),  # type: ignore[arg-type]
             )
         )

@@ -20,6 +20,11 @@ class Failure(AssertionError):
         return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
 
 
+class ForbiddenUse(Failure):
+    """A suite's own check saw the submission use what the exercise forbids (exercise 8's
+    engine calling torch): the test is voided, like a use the worker's guard reports."""
+
+
 class StudentError(Failure):
     """The student's code could not produce a value (raised, crashed, hung, missing, ...)."""
 

@@ -3,10 +3,14 @@
 Suites use three fixtures and two markers:
 
 - ``student`` -- a proxy for the submission: ``student.clip_grad_norm(params, 1.0)`` ships the
-  arguments to the worker, runs the student's function there and returns the result; in-place
-  changes to tensor arguments (values and ``.grad``) are applied back to the judge's tensors.
-  ``student.scenario("name", **data)`` runs trusted harness code in the worker.
-  ``student.timeout(30).fn(...)`` allows a slow call more time.
+  arguments to the worker, runs the student's function there and returns the result. The
+  judge's own argument tensors stay pristine -- so expected values computed from them after
+  the call cannot be steered by a student who writes into their inputs -- except for the
+  functions the exercise declares ``IN_PLACE`` (``clip_grad_norm``), whose changes to values
+  and ``.grad`` are applied back. ``student.after(x)`` is ``x`` as the student's code left it
+  (for tests that check inputs are left alone). ``student.scenario("name", **data)`` runs
+  trusted harness code in the worker. ``student.timeout(30).fn(...)`` allows a slow call
+  more time.
 - ``device`` -- parametrizes a test over the devices being graded (``cpu``, ``cuda``).
 - ``seed`` -- an int for the test's random inputs: fixed for public tests, derived from the
   grade-time seed for hidden ones. torch, ``random`` and NumPy are seeded with it too.
@@ -22,29 +26,52 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import torch
 
 from grader.judge.client import WorkerClient
-from grader.judge.failures import Failure
-from grader.judge.scorecard import TestResult
+from grader.judge.failures import Failure, ForbiddenUse
+from grader.judge.needs import scenario_needs
+from grader.judge.scorecard import Integrity, IntegrityFinding, TestResult
 from grader.protocol.codec import AsIter, tensors_in
 
 DEFAULT_TIMEOUT_S = 10.0
 
 
+@dataclass
+class _TestCalls:
+    """What one test's student calls share: the names used, the inputs as the student left
+    them, which functions are in place by contract, and what the judge knows of the
+    submission (its exercise module and the names its source defines)."""
+
+    in_place: frozenset[str]
+    module: str = ""
+    defined: frozenset[str] | None = None
+    used: list[str] = field(default_factory=list)
+    after: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    def use(self, name: str) -> None:
+        if name not in self.used:
+            self.used.append(name)
+
+
 class StudentProxy:
     """Calls into the submission, through the worker. Never imports student code."""
 
-    def __init__(self, client: WorkerClient, used: list[str], timeout: float) -> None:
+    def __init__(self, client: WorkerClient, calls: _TestCalls, timeout: float) -> None:
         self._client = client
-        self._used = used
+        self._calls = calls
         self._timeout = timeout
 
     def timeout(self, seconds: float) -> StudentProxy:
-        return StudentProxy(self._client, self._used, seconds)
+        return StudentProxy(self._client, self._calls, seconds)
+
+    def after(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` as the student's code left it in the last call that was given it."""
+        mine, theirs = self._calls.after.get(id(tensor), (None, tensor))
+        return theirs if mine is tensor else tensor
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -57,12 +84,21 @@ class StudentProxy:
         return call
 
     def _call(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if name not in self._used:
-            self._used.append(name)
+        self._calls.use(name)
         args = [AsIter(list(a)) if isinstance(a, Iterator) else a for a in args]
         sent = tensors_in((args, kwargs))
         reply = self._client.request("call", name, self._timeout, args=args, kwargs=kwargs)
-        _write_back(sent, reply.get("args_after") or [], name)
+        after = reply.get("args_after") or []
+        if len(after) != len(sent):
+            raise Failure(
+                f"{name}: the worker sent back {len(after)} arguments, expected {len(sent)}"
+            )
+        if name in self._calls.in_place:
+            _write_back(sent, after, name)
+        else:
+            for mine, theirs in zip(sent, after):
+                if isinstance(theirs, torch.Tensor):
+                    self._calls.after[id(mine)] = (mine, theirs.detach().to(mine.device))
         return reply.get("result")
 
     def scenario(
@@ -73,10 +109,19 @@ class StudentProxy:
         ``needs`` names the student functions/classes it calls: if one of them has already
         crashed or hung twice, the scenario fails at once instead of waiting out its timeout.
         """
+        calls = self._calls
+        known = scenario_needs(calls.module, name, kwargs, calls.defined) | set(needs)
+        for needed in sorted(known):  # the judge's own list; the worker's report only adds
+            calls.use(needed)
         reply = self._client.request("scenario", name, timeout, needs=needs, kwargs=kwargs)
         for used in reply["used"]:
-            if used not in self._used:
-                self._used.append(used)
+            calls.use(used)
+        missing = sorted(known - calls.defined) if calls.defined is not None else []
+        if missing:  # the worker says it ran, but the code it needs is not in the file
+            raise Failure(
+                f"your file does not define {', '.join(missing)}, which this test runs: "
+                "define it with the name the exercise gives"
+            )
         return reply.get("result")
 
     def fresh_worker(self) -> None:
@@ -93,8 +138,6 @@ class StudentProxy:
 
 def _write_back(sent: list[torch.Tensor], after: list[Any], name: str) -> None:
     """Apply the worker's in-place changes to the judge's own argument tensors."""
-    if len(after) != len(sent):
-        raise Failure(f"{name}: the worker sent back {len(after)} arguments, expected {len(sent)}")
     with torch.no_grad():
         for mine, theirs in zip(sent, after):
             if not isinstance(theirs, torch.Tensor):
@@ -131,16 +174,22 @@ class GraderPlugin:
     devices: list[str]
     grade_seed: int
     cuda_available: bool
+    in_place: frozenset[str] = frozenset()
+    module: str = ""
+    defined: frozenset[str] | None = None
     results: list[TestResult] = field(default_factory=list)
     collection_errors: list[str] = field(default_factory=list)
-    _used: dict[str, list[str]] = field(default_factory=dict)
+    _calls: dict[str, _TestCalls] = field(default_factory=dict)
 
     # -- fixtures ----------------------------------------------------------------------------
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> StudentProxy:
         marker = request.node.get_closest_marker("timeout")
         timeout = float(marker.args[0]) if marker else DEFAULT_TIMEOUT_S
-        return StudentProxy(self.client, self._used.setdefault(request.node.nodeid, []), timeout)
+        calls = self._calls.setdefault(
+            request.node.nodeid, _TestCalls(self.in_place, self.module, self.defined)
+        )
+        return StudentProxy(self.client, calls, timeout)
 
     @pytest.fixture
     def seed(self, request: pytest.FixtureRequest) -> int:
@@ -198,6 +247,7 @@ class GraderPlugin:
         points = float(marker.args[0]) if marker else 1.0
         device = getattr(item, "callspec", None) and item.callspec.params.get("device")
         message = hint = ""
+        voided_by: Literal["audit", "runtime guard"] | None = None
         if report.skipped:
             status, score, points = "skipped", 0.0, 0.0
             longrepr = report.longrepr
@@ -210,6 +260,7 @@ class GraderPlugin:
             score = 0.0
             if isinstance(exc, Failure):
                 status, message, hint = "failed", exc.message, exc.hint
+                voided_by = "runtime guard" if isinstance(exc, ForbiddenUse) else None
             else:
                 status = "error"
                 message = f"the grader could not check this result ({type(exc).__name__}: {exc})"
@@ -224,25 +275,49 @@ class GraderPlugin:
             device=str(device) if device else None,
             visibility=visibility_of(item),  # type: ignore[arg-type]
             duration_s=round(report.duration, 4),
-            functions=list(self._used.get(item.nodeid, [])),
+            functions=list(self._calls[item.nodeid].used) if item.nodeid in self._calls else [],
+            voided_by=voided_by,
         )
 
     # -- after the run -----------------------------------------------------------------------
-    def void_forbidden(self) -> None:
-        """A forbidden call voids every test of the function that made it."""
+    def void(self, integrity: Integrity | None) -> None:
+        """Void the tests of every function the judge's audit found a disallowed construct in
+        (every test, for one at module level), then the tests of every function the worker's
+        guard saw make a forbidden call. Skipped tests stay skipped."""
+        findings = integrity.findings if integrity is not None else []
+        anywhere = [f for f in findings if f.function is None and not f.binds]
         for result in self.results:
+            if result.status == "skipped":
+                continue
+            names = set(result.functions)
+            hit = anywhere or [
+                f for f in findings if f.function in names or names.intersection(f.binds)
+            ]
+            if hit:
+                _void_by_finding(result, hit[0])
+                continue
             reasons = [
                 (fn, why) for fn in result.functions for why in self.client.violations.get(fn, [])
             ]
-            if not reasons or result.status == "skipped":
-                continue
-            fn, why = reasons[0]
-            result.status = "failed"
-            result.score = 0.0
-            result.message = (
-                f"{fn} {why}: that is not allowed in this exercise, so no test of {fn} counts"
-            )
-            result.hint = "write it yourself; the exercise text lists what is not allowed"
+            if reasons:
+                fn, why = reasons[0]
+                result.status, result.score, result.voided_by = "failed", 0.0, "runtime guard"
+                result.message = (
+                    f"{fn} {why}: that is not allowed in this exercise, so no test of {fn} counts"
+                )
+                result.hint = "write it yourself; the exercise text lists what is not allowed"
+
+
+def _void_by_finding(result: TestResult, finding: IntegrityFinding) -> None:
+    owner = finding.function or next((n for n in finding.binds if n in result.functions), None)
+    where = finding.function or "your file's top level"
+    scope = f"no test of {owner} counts" if owner else "no test counts"
+    result.status, result.score, result.voided_by = "failed", 0.0, "audit"
+    result.message = (
+        f"{where} uses `{finding.code}` (line {finding.line}), which is not allowed here: "
+        f"{finding.why}; so {scope}"
+    )
+    result.hint = finding.instead or "write it yourself; the exercise text lists what you may use"
 
 
 def visibility_of(item: pytest.Item) -> str:

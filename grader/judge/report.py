@@ -36,6 +36,23 @@ def neutralise(text: str) -> str:
     return "\n".join(out)
 
 
+def _integrity(card: Scorecard) -> list[str]:
+    """What the judge's source audit found, before the tests that it voided."""
+    if card.integrity is None or not card.integrity.findings:
+        return []
+    found = card.integrity.findings
+    head = f"{len(found)} construct{'s' if len(found) != 1 else ''} this exercise does not allow"
+    lines = [click.style(f"integrity: {head} (read from your file before it ran):", fg="red")]
+    for f in found[:12]:
+        where = f"in {f.function}" if f.function else "at the top level"
+        lines.append(f"  line {f.line} {where}: `{f.code}` - {f.why}")
+        if f.instead:
+            lines.append(click.style(f"      instead: {f.instead}", fg="cyan"))
+    if len(found) > 12:
+        lines.append(f"  ... and {len(found) - 12} more (all in the scorecard's integrity section)")
+    return lines
+
+
 def _points(x: float) -> str:
     return f"{x:g}"
 
@@ -72,6 +89,7 @@ def render(card: Scorecard, *, verbose: bool = False, warn: bool = True) -> str:
         lines += ["  " + line for line in card.submission.error.splitlines()]
     for note in card.submission.notes:
         lines.append(f"note: {note}")
+    lines += _integrity(card)
     lines.append("")
     for t in card.tests:
         if t.status == "skipped" and not verbose:

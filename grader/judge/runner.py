@@ -20,7 +20,16 @@ from grader.judge import sandbox
 from grader.judge.client import WorkerClient, WorkerSpec
 from grader.judge.exercises import SUITES_DIR, Exercise
 from grader.judge.failures import GraderError
-from grader.judge.scorecard import Bundle, Environment, Scorecard, Submission, TestResult
+from grader.judge.needs import bindings_by_line, defined_names
+from grader.judge.scorecard import (
+    Bundle,
+    Environment,
+    Integrity,
+    IntegrityFinding,
+    Scorecard,
+    Submission,
+    TestResult,
+)
 from grader.judge.submission import Resolved, resolve
 
 
@@ -32,6 +41,8 @@ class Options:
     visibilities: tuple[str, ...] = ("public", "hidden")
     select: str | None = None  # a pytest -k expression: grade only matching tests
     require_isolation: str | None = None  # None | "landlock" | "bwrap": refuse anything weaker
+    # False only in the grader's own tests of the runtime guard behind it (never from the CLI).
+    audit: bool = True
     # False only to check references, which are built on the very functions students may not
     # call: then no call is treated as forbidden.
     check_forbidden: bool = True
@@ -47,6 +58,8 @@ class Prepared:
     exercise: Exercise
     submission: Resolved
     client: WorkerClient
+    integrity: Integrity | None = None  # the judge's reading of the source (None: not audited)
+    defined: frozenset[str] | None = None  # the names the source binds at its top level
 
 
 def prepare(ex: Exercise, root: Path, opts: Options) -> Prepared:
@@ -68,13 +81,55 @@ def prepare(ex: Exercise, root: Path, opts: Options) -> Prepared:
         raise GraderError(str(exc)) from None
     try:
         client.start()
+        # While the worker imports torch, the judge reads the source it will run.
+        source = (sub.data or b"").decode("utf-8", "replace")
+        audited = opts.check_forbidden and opts.audit and sub.error is None
+        integrity = audit(ex, source, sub.path.name) if audited else None
     except OSError as exc:
         client.close()
         raise GraderError(f"could not start the sandboxed worker: {exc}") from None
     except BaseException:
         client.close()
         raise
-    return Prepared(ex, sub, client)
+    defined = defined_names(source) if sub.data is not None else None
+    return Prepared(ex, sub, client, integrity, defined)
+
+
+def audit(ex: Exercise, source: str, filename: str) -> Integrity:
+    """The judge's source audit of ``source`` (see :mod:`grader.judge.audit`), as data.
+
+    Fails closed: if the audit itself breaks on a file, the whole file counts as unreadable
+    (a grader bug then shows as a loud failure, never as a way around the rules)."""
+    from grader.judge.audit import audit_source
+
+    try:
+        found = audit_source(source, ex, filename=filename)
+    except Exception as exc:  # a grader bug must not let a file past the audit
+        why = f"the grader could not check this file ({type(exc).__name__}); please report it"
+        return Integrity(
+            audited=True,
+            findings=[
+                IntegrityFinding(
+                    line=1, col=1, code=filename, why=why, instead="", function=None,
+                    rule="unreadable",
+                )
+            ],
+        )  # fmt: skip
+    binds = bindings_by_line(source)
+    lookups = {"forbidden", "extra", "import", "dynamic", "private", "unsafe-load"}
+    return Integrity(
+        audited=True,
+        findings=[
+            IntegrityFinding(
+                line=f.line, col=f.col, code=f.construct, why=f.why, instead=f.instead,
+                function=f.function, rule=f.rule,
+                binds=list(binds.get(f.line, ()))
+                if f.function is None and f.rule in lookups
+                else [],
+            )
+            for f in found
+        ],
+    )  # fmt: skip
 
 
 def check_isolation(opts: Options) -> None:
@@ -149,7 +204,15 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     seed = opts.resolved_seed()
     devices, cuda = _devices(opts)
-    plugin = GraderPlugin(client=client, devices=devices, grade_seed=seed, cuda_available=cuda)
+    plugin = GraderPlugin(
+        client=client,
+        devices=devices,
+        grade_seed=seed,
+        cuda_available=cuda,
+        in_place=frozenset(ex.in_place),
+        module=ex.module,
+        defined=prepared.defined,
+    )
     _clean_pytest_env()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # references run on tiny inputs; the worker needs the other core
@@ -175,7 +238,7 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
     finished = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     if not interrupted and (code not in finished or not plugin.results):
         raise GraderError(f"pytest stopped with exit code {int(code)} while grading {ex.id}")
-    plugin.void_forbidden()
+    plugin.void(prepared.integrity)
     tests = plugin.results
     tested = sorted({t.device for t in tests if t.device and t.status != "skipped"})
     return Scorecard(
@@ -201,6 +264,7 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
         started_at=started,
         duration_s=round(time.perf_counter() - t0, 3),
         interrupted=interrupted,
+        integrity=prepared.integrity,
         tests=tests,
     )
 

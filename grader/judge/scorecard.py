@@ -34,6 +34,11 @@ class TestResult(BaseModel):
     visibility: Visibility
     duration_s: float
     functions: list[str] = Field(default_factory=list, description="Student names it used.")
+    voided_by: Literal["audit", "runtime guard"] | None = Field(
+        None,
+        description="Why a test that ran counts 0: a construct the judge's source audit found "
+        "('audit'), or a forbidden call the worker's guard saw ('runtime guard').",
+    )
 
 
 class Submission(BaseModel):
@@ -41,6 +46,28 @@ class Submission(BaseModel):
     sha256: str | None = None
     error: str | None = Field(None, description="Why the submission could not be graded.")
     notes: list[str] = Field(default_factory=list)
+
+
+class IntegrityFinding(BaseModel):
+    line: int
+    col: int
+    code: str = Field(description="The construct, as written.")
+    why: str
+    instead: str = Field(description="What to write instead.")
+    function: str | None = Field(description="Top-level function/class it is in (None: module).")
+    rule: str = ""
+    binds: list[str] = Field(
+        default_factory=list,
+        description="At module level: the names the statement only binds (an import or alias); "
+        "it then voids the tests of those names. Other module-level code voids every test.",
+    )
+
+
+class Integrity(BaseModel):
+    """What the judge found reading the submission's source before any of it ran."""
+
+    audited: bool = Field(description="Whether the source audit ran (not for references).")
+    findings: list[IntegrityFinding] = Field(default_factory=list)
 
 
 class Environment(BaseModel):
@@ -74,6 +101,7 @@ class Scorecard(BaseModel):
     interrupted: bool = Field(
         False, description="Grading was stopped (SIGINT/SIGTERM): only finished tests are here."
     )
+    integrity: Integrity | None = None
     tests: list[TestResult]
 
     @property

@@ -9,14 +9,27 @@ part that is the same for every exercise.
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass
 
 # The modules every exercise may import unless its AUDIT literal says otherwise (each with its
 # public submodules); exercise 7 adds FILE_IMPORTS, exercise 8 drops torch and numpy.
-BASELINE_IMPORTS: tuple[str, ...] = (
+BASELINE_IMPORTS: tuple[str, ...] = tuple(
     "__future__ typing typing_extensions collections collections.abc dataclasses functools "
-    "itertools math random copy numbers abc enum warnings time torch numpy"
-).split()
+    "itertools math cmath random copy numbers abc enum warnings time operator contextlib "
+    "json re string statistics fractions decimal heapq bisect array textwrap pprint sys "
+    "torch numpy".split()
+)
+# Modules whose harmless members may be used while the rest stays refused: ``sys`` gives
+# output streams, numeric limits and version facts, but also loaded modules, frames and
+# profiling hooks (the grader's own included).
+SAFE_MEMBERS: dict[str, frozenset[str]] = {
+    "sys": frozenset(
+        "stdout stderr maxsize maxunicode float_info int_info hash_info float_repr_style "
+        "version version_info hexversion implementation platform byteorder getsizeof "
+        "getrecursionlimit setrecursionlimit exit".split()
+    ),
+}
 FILE_IMPORTS: tuple[str, ...] = ("os", "pathlib", "tempfile", "io", "contextlib")
 
 
@@ -27,6 +40,14 @@ class Denial:
     rule: str
     why: str
     instead: str
+
+
+SYS = Denial(
+    "runtime",
+    "reaches the interpreter itself: loaded modules, profiling hooks, frames",
+    "print for output, raise an exception for errors; `sys.stdout`, `sys.maxsize`, "
+    "`sys.float_info` and `sys.setrecursionlimit` are fine",
+)
 
 
 _THREADS = Denial(
@@ -103,11 +124,6 @@ DENIED_MODULES: dict[str, Denial] = {
     "numpy.ctypeslib": _NATIVE,
     "numpy.f2py": _NATIVE,
     "numpy.distutils": _NATIVE,
-    "sys": Denial(
-        "runtime",
-        "reaches the interpreter itself: loaded modules, profiling hooks, frames",
-        "remove it: print for output, raise an exception for errors",
-    ),
     "builtins": Denial(
         "dynamic",
         "reaches Python's built-ins as a module, where they can be looked up by string",
@@ -217,6 +233,14 @@ for _name in ("os._exit", "os.abort"):
         "ends the process from inside the grader's run, cutting its checks short",
         "return a value, or raise an exception if something is wrong",
     )
+for _name in dir(sys):  # sys's other members: its hooks, module table, path, argv, ...
+    _value = getattr(sys, _name, None)
+    if _name.startswith("_") or _name in SAFE_MEMBERS["sys"]:
+        continue
+    if isinstance(_value, (str, bytes, int, float, bool, tuple, type(None))):
+        continue  # facts (sys.abiflags, sys.api_version): harmless, and by-object matching
+        # of a shared constant would refuse unrelated code
+    DENIED_APIS.setdefault(f"sys.{_name}", SYS)
 # os.exec*, os.spawn*, os.posix_spawn* are matched by prefix (see knowledge.denied_apis).
 OS_PROCESS_PREFIXES: tuple[str, ...] = ("exec", "spawn", "posix_spawn")
 
@@ -392,6 +416,11 @@ def module_denial(module: str, exercise_id: str, allowed: tuple[str, ...]) -> De
     for prefix, denial in DENIED_MODULES.items():
         if under(module, prefix):
             return denial
+    for prefix, safe in SAFE_MEMBERS.items():
+        if under(module, prefix) and module != prefix:
+            member = module[len(prefix) + 1 :].split(".", 1)[0]
+            if member not in safe:
+                return SYS if prefix == "sys" else not_allowed(module, exercise_id, allowed)
     if module != "__future__" and any(part.startswith("_") for part in module.split(".")):
         return PRIVATE_MODULE
     if any(under(module, ok) for ok in allowed):

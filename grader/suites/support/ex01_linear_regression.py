@@ -230,7 +230,7 @@ def check_numerical_gradient(
         rtol, atol, used_eps = 1e-9, 1e-12 * scale, eps
         what = f"numerical gradient of {name} at eps={eps:g} (compared with central differences)"
     if check_x:
-        check_input_unchanged(before, x)
+        check_input_unchanged(before, student.after(x))
     checks.close(
         got, expected, what, rtol=rtol, atol=atol, hints=[numerical_hint(f, before, used_eps)]
     )
@@ -287,8 +287,10 @@ def check_descent(
     if not isinstance(got, tuple | list) or len(got) != 3:
         raise Failure(f"gradient_descent should return (w, b, losses), got {checks.fmt(got)}")
     new_w, new_b, losses = got
-    checks.unchanged(w0, w, "the caller's w", "work on copies: w = w.clone() before updating")
-    checks.unchanged(b0, b, "the caller's b", "work on copies: b = b.clone() before updating")
+    hint_w = "work on copies: w = w.clone() before updating"
+    hint_b = "work on copies: b = b.clone() before updating"
+    checks.unchanged(w0, student.after(w), "the caller's w", hint_w)
+    checks.unchanged(b0, student.after(b), "the caller's b", hint_b)
     exp_w, exp_b, exp_losses = ref.gradient_descent(X, y, w0, b0, lr, steps)
     check_losses(losses, exp_losses)
     checks.close(new_w, exp_w, f"w after {steps} steps", rtol=1e-9, atol=1e-11)

@@ -28,7 +28,7 @@ import torch
 
 from grader.judge import checks
 from grader.judge.expectations import ahead, answers
-from grader.judge.failures import Failure, NotImplementedYet, StudentError
+from grader.judge.failures import Failure, ForbiddenUse, NotImplementedYet, StudentError
 
 Node = list[Any]
 
@@ -242,7 +242,7 @@ def forbidden_checks_on(student: Any) -> bool:
 def check_torch_calls(student: Any, torch_calls: Sequence[str]) -> None:
     """The engine must be pure Python: any torch call the worker counted fails the test."""
     if torch_calls and forbidden_checks_on(student):
-        raise Failure(
+        raise ForbiddenUse(
             f"your engine called torch ({', '.join(torch_calls[:5])}): that is not allowed in "
             "this exercise, so no test of Value counts",
             "the engine is pure Python: compute with floats and the math module",

@@ -1,11 +1,11 @@
 """Exercise 3, trying to forge the grade through the CI log.
 
 clip_grad_norm raises an exception whose message holds workflow commands (and HTML for the job
-summary); clip_grad_value prints workflow commands and kills its worker, so they show up in the
-"last output" the grader quotes. None of it may reach the log as a command.
+summary); clip_grad_value prints workflow commands and crashes its worker (a C stack overflow,
+through code the judge's source audit allows), so they show up in the "last output" the grader
+quotes. None of it may reach the log as a command.
 """
 
-import os
 import sys
 
 import torch
@@ -31,4 +31,8 @@ def clip_grad_value(parameters, clip_value):
     print("##[notice title=Autograding complete]Points 999/999")
     print("::add-mask::secret")
     sys.stdout.flush()
-    os._exit(7)
+    sys.setrecursionlimit(10**8)
+    nested: list = []
+    for _ in range(10**6):
+        nested = [nested]
+    repr(nested)
