@@ -9,8 +9,6 @@ untrusted process, so it must never *decide* anything: it measures and reports.
 
 from __future__ import annotations
 
-import gc
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -60,61 +58,6 @@ class Student:
         """For the harness's own calls (e.g. a torch baseline) inside a scenario."""
         with self._guard.paused():
             yield
-
-
-def best_time(fn: Callable[[], Any], *, block_s: float = 0.01, max_loops: int = 10_000) -> float:
-    """Seconds per call of ``fn``: loops sized to ``block_s``; one block, minimum per call."""
-    loops, start = 0, time.perf_counter()
-    while loops < max_loops:
-        fn()
-        loops += 1
-        if time.perf_counter() - start >= block_s:
-            break
-    return (time.perf_counter() - start) / loops
-
-
-def compare_timing(
-    student_fn: Callable[[], Any],
-    reference_fn: Callable[[], Any],
-    *,
-    rounds: int = 15,
-    warmup: int = 3,
-    block_s: float = 0.01,
-    budget_s: float = 4.0,
-) -> dict[str, float]:
-    """Interleaved A/B timing in one process: ratio of the minimum per-call times.
-
-    Stops early once the budget is spent (a per-element loop takes seconds per call).
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(warmup):
-            reference_fn()
-        ref_times: list[float] = [best_time(reference_fn, block_s=block_s)]
-        t0 = time.perf_counter()
-        student_fn()
-        first = time.perf_counter() - t0
-        stu_times: list[float] = [first]
-        # Hopelessly slow (a Python loop over elements): one call says enough.
-        hopeless = first > 0.05 and first > 100 * ref_times[0]
-        deadline = time.perf_counter() + budget_s
-        for i in range(0 if hopeless else rounds):
-            pair = [(ref_times, reference_fn), (stu_times, student_fn)]
-            for times, fn in pair if i % 2 == 0 else pair[::-1]:
-                times.append(best_time(fn, block_s=block_s))
-            if time.perf_counter() > deadline:
-                break
-    finally:
-        if gc_was:
-            gc.enable()
-        torch.set_num_threads(threads)
-    ref, stu = min(ref_times), min(stu_times)
-    return {"reference_s": ref, "student_s": stu, "ratio": stu / ref, "rounds": len(stu_times)}
 
 
 @contextmanager

@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from grader.judge import checks
+from grader.judge import checks, timing
 from grader.judge.failures import Failure
 from grader.suites.support.ex02_mlp_backward import (
     F64,
@@ -76,17 +76,18 @@ def test_inputs_are_not_modified(student, seed):
 def test_speed_close_to_autograd(student):
     """mlp_backward is at most 5x slower than autograd on a batch of 1024"""
     ratios = []
-    for attempt in range(3):
-        t = student.scenario("speed", n=1024, d=32, h=64, c=10, seed=attempt, timeout=60)
-        ratios.append(t["ratio"])
-        if t["ratio"] <= 5.0 or t["reference_s"] < 1e-5:
+    for attempt in range(3):  # timed on the judge's clock: the worker only runs the calls
+        data = {"n": 1024, "d": 32, "h": 64, "c": 10, "seed": attempt}
+        t = timing.measure(student.timeout(60), "speed", data)
+        ratios.append(t.ratio)
+        if t.ratio <= 5.0 or t.reference_s < 1e-5:
             return
-        if t["ratio"] > 50.0:  # far beyond timing noise: no need to try again
+        if t.ratio > 50.0:  # far beyond timing noise: no need to try again
             break
     raise Failure(
-        f"mlp_backward took {t['student_s'] * 1e3:.3g} ms per call, autograd "
-        f"{t['reference_s'] * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of 3 tries; the "
-        "limit is 5x)",
+        f"mlp_backward took {t.student_s * 1e3:.3g} ms per call, autograd "
+        f"{t.reference_s * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of {len(ratios)} "
+        "tries; the limit is 5x)",
         "a Python loop over the examples is the usual cause: use matrix products over the "
         "whole batch",
     )

@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from grader.judge import checks
+from grader.judge import checks, timing
 from grader.judge.failures import Failure
 from grader.suites.support.ex03_gradient_clipping import (
     check_clipped,
@@ -121,24 +121,17 @@ def test_speed_close_to_torch(student, seed):
     checks.close(student.clip_grad_norm(mine, 1.0), ref.clip_grad_norm(theirs, 1.0), "total norm")
     check_clipped(mine, theirs, [p.grad for p in params], 1.0, 2.0)
     ratios = []
-    for attempt in range(3):
-        t = student.scenario(
-            "speed",
-            n_params=8,
-            numel=65_536,
-            max_norm=1.0,
-            seed=attempt,
-            timeout=60,
-            needs=("clip_grad_norm",),
-        )
-        ratios.append(t["ratio"])
-        if t["ratio"] <= 5.0 or t["reference_s"] < 1e-4:
+    for attempt in range(3):  # timed on the judge's clock: the worker only runs the calls
+        data = {"n_params": 8, "numel": 65_536, "max_norm": 1.0, "seed": attempt}
+        t = timing.measure(student.timeout(60), "speed", data)
+        ratios.append(t.ratio)
+        if t.ratio <= 5.0 or t.reference_s < 1e-4:
             return
-        if t["ratio"] > 20.0:  # far beyond what noise can explain: no need to retry
+        if t.ratio > 20.0:  # far beyond what noise can explain: no need to retry
             break
     raise Failure(
-        f"clip_grad_norm took {t['student_s'] * 1e3:.3g} ms per call, torch "
-        f"{t['reference_s'] * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of {len(ratios)} tries; "
+        f"clip_grad_norm took {t.student_s * 1e3:.3g} ms per call, torch "
+        f"{t.reference_s * 1e3:.3g} ms: {min(ratios):.1f}x slower (best of {len(ratios)} tries; "
         "the limit is 5x)",
         "a Python loop over elements (or per-element .item() calls) is the usual cause; "
         "compute each tensor's norm with one call and scale with grad.mul_",
