@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.instructor import verify
+from grader.instructor import sweep, verify
 from grader.judge.scorecard import Environment, Scorecard, Submission
 from grader.judge.scorecard import TestResult as Result
 
@@ -50,6 +51,7 @@ def card(*tests: tuple[str, str, float, str], error: str | None = None) -> Score
     )
 
 
+ROOT = Path(__file__).resolve().parent.parent
 NOT_IMPL = "clip_grad_norm is not implemented yet (it raised NotImplementedError)"
 
 
@@ -131,3 +133,81 @@ def test_verify_rejects_an_unknown_exercise():
     result = CliRunner().invoke(main, ["verify", "-e", "99"])
     assert result.exit_code == 2
     assert "no exercise called '99'" in result.output
+
+
+# -- grade verify --seeds: the seed sweep's verdicts and report ---------------------------------
+
+
+def test_a_seed_fails_the_solution_with_the_tests_that_lost_points():
+    good = card(("hidden/test_a[cpu-0]", "passed", 1, ""), ("hidden/test_b", "skipped", 0, ""))
+    assert sweep.judge_seed("solution", good) is None
+    bad = card(
+        ("hidden/test_a[cpu-0]", "passed", 1, ""),
+        ("hidden/test_value[cpu-1]", "error", 0, "the grader could not check this result"),
+    )
+    bad.seed = 42
+    failure = sweep.judge_seed("solution", bad)
+    assert failure is not None and failure.seed == 42
+    assert failure.tests == ["hidden/test_value[cpu-1]"]
+    assert failure.problems == ["hidden/test_value[cpu-1]: the grader could not check this result"]
+
+
+def test_a_seed_fails_the_stub_when_a_test_passes_without_its_code():
+    assert sweep.judge_seed("stub", card(("hidden/test_a", "failed", 0, NOT_IMPL))) is None
+    vacuous = card(("hidden/test_a", "failed", 0, NOT_IMPL), ("hidden/test_empty", "passed", 1, ""))
+    failure = sweep.judge_seed("stub", vacuous)
+    assert failure is not None and failure.tests == ["hidden/test_empty"]
+    assert "scored 1, expected 0" in failure.problems
+
+
+def _swept(column: str, failures: list[sweep.SeedFailure], seeds: int = 200) -> sweep.FileSweep:
+    from grader.judge import exercises
+
+    ex = exercises.find("3")
+    folder = "solutions" if column == "solution" else "exercises"
+    return sweep.FileSweep(
+        ex, column, ROOT / folder / f"{ex.module}.py", seeds=seeds, start_s=4.0,
+        grading_s=0.5 * (seeds - 1), starts=1, failures=failures,
+    )  # fmt: skip
+
+
+def test_sweep_report_names_each_failing_seed_its_tests_and_the_command_that_reproduces_it():
+    failure = sweep.SeedFailure(
+        1042,
+        ["hidden/test_value[cpu-0]", "hidden/test_value[cpu-2]", "hidden/test_norm[cpu-1]"],
+        ["hidden/test_value[cpu-0]: expected 1, got 2"],
+    )
+    result = sweep.Sweep(
+        seeds=sweep.seed_range(1000, 200),
+        files=[_swept("solution", [failure]), _swept("stub", [])],
+        seconds=250.0,
+    )
+    assert not result.ok
+    lines = sweep.report(result, ROOT).splitlines()
+    assert lines[0].startswith("seed sweep: hidden tests at 200 seed(s), 1000..1199; 400 ")
+    assert lines[3].split() == ["exercise-3", "FAIL", "199/200", "0.50", "ok", "200/200", "0.50"]
+    assert lines[-3:] == [
+        "exercise-3 solution, seed 1042: hidden/test_value[cpu-0], hidden/test_value[cpu-2], "
+        "hidden/test_norm[cpu-1]",
+        "  hidden/test_value[cpu-0]: expected 1, got 2",
+        "  reproduce: grade exercise-3 --submission solutions/ex03_gradient_clipping.py "
+        "--device cpu --seed 1042 -k 'test_norm or test_value'",
+    ]
+
+
+def test_sweep_report_lists_many_failing_seeds_by_number_after_the_first_few():
+    failures = [sweep.SeedFailure(s, ["hidden/test_a"], ["hidden/test_a: x"]) for s in range(9)]
+    report = sweep.report(sweep.Sweep(list(range(9)), [_swept("stub", failures, 9)]), ROOT)
+    assert report.count("reproduce: grade exercise-3 --submission exercises/") == 5
+    assert report.splitlines()[-1] == "exercise-3 stub: 4 more failing seed(s): 5, 6, 7, 8"
+
+
+def test_sweep_report_says_what_could_not_be_graded_and_an_interruption():
+    missing = _swept("solution", [], 0)
+    missing.error = "solutions/ex03_gradient_clipping.py is missing"
+    result = sweep.Sweep([7], [missing], interrupted=True)
+    assert not result.ok
+    report = sweep.report(result, ROOT)
+    assert "FAIL (not graded)" in report
+    assert "exercise-3 solution: solutions/ex03_gradient_clipping.py is missing" in report
+    assert report.endswith("interrupted: the seeds and files above are all that was graded")

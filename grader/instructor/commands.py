@@ -76,8 +76,18 @@ def stubs_command(check: bool) -> int:
     show_default=True,
     help="Sandbox for the graded files.",
 )
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also grade each solution and stub on the hidden tests at this many grade-time seeds "
+    "(--seed and the ones after it): every seed must give the solution full marks and the "
+    "stub zero. 200 before a release.",
+)
 @_guard
-def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> int:
+def verify_command(
+    names: tuple[str, ...], seed: int | None, isolation: str, seeds: int | None
+) -> int:
     """Check every exercise before a release; non-zero exit if anything is off.
 
     \b
@@ -90,6 +100,11 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
 
     Then the files a release would ship are audited: no solution marker, hidden test name,
     reference import, or function that is a solution function under other names.
+
+    With --seeds N, the solutions and stubs are then graded on the hidden tests at N seeds
+    (S, S+1, ..., with S the --seed), one worker per file, and every seed where a solution
+    is short of full marks or a stub scores is listed with its tests and the `grade` command
+    that reproduces it.
     """
     from grader.instructor import release, sync, verify
 
@@ -112,7 +127,29 @@ def verify_command(names: tuple[str, ...], seed: int | None, isolation: str) -> 
     ok = all(r.ok for r in rows) and not leaks
     verdict = "all good" if ok else "PROBLEMS FOUND"
     click.echo(f"\n{verdict}: {len(rows)} exercise(s) in {seconds:.1f} s (seed {opts.seed})")
+    if seeds is not None:
+        ok = _sweep(root, exercises, opts, seeds) and ok
     return EXIT_PASSED if ok else EXIT_FAILED
+
+
+def _sweep(root: Path, exercises: list[Exercise], opts: Options, count: int) -> bool:
+    """`grade verify --seeds`: the solutions and stubs on ``count`` seeds from ``opts.seed``."""
+    from grader.instructor import sweep
+
+    result = sweep.sweep(
+        root,
+        exercises,
+        opts,
+        sweep.seed_range(opts.resolved_seed(), count),
+        lambda m: click.echo(m, err=True),
+    )
+    click.echo("\n" + sweep.report(result, root))
+    bad = len({(f.exercise.id, x.seed) for f in result.files for x in f.failures})
+    verdict = "every seed is fair" if result.ok else f"PROBLEMS FOUND ({bad} exercise-seed(s))"
+    click.echo(f"\n{verdict}: {len(result.seeds)} seed(s) swept in {result.seconds:.0f} s")
+    if result.interrupted:
+        raise KeyboardInterrupt  # the report is out; exit as an interrupted command does
+    return result.ok
 
 
 @click.command(name="release")
