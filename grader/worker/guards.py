@@ -113,7 +113,8 @@ class Guard:
             self._add("setprofile", setter, TAMPERING)
         self.found: list[str] = []
         self.pending: list[str] = []  # trap hits outside a watched call (at import)
-        self.active = False
+        self.active = False  # the profile hook records (off while the harness pauses it)
+        self.in_call = False  # inside watching(), paused or not
         self.trace = self.hook  # one bound-method object, so identity checks work
         self._install_thread_patch()
 
@@ -141,10 +142,11 @@ class Guard:
             self.found.append(why)
 
     def flag_always(self, why: str) -> None:
-        """Record a use seen outside the profile hook (a trap): kept until the next report,
-        even if it happened while nothing was being watched (at import)."""
-        self._flag(why)
-        if not self.active:
+        """Record a use seen outside the profile hook (a trap), even while the harness has
+        paused watching; one made outside any call (at import) is kept for the next report."""
+        if self.in_call:
+            self._flag(why)
+        else:
             self.pending.append(why)
 
     def hook(self, frame: FrameType, event: str, arg: Any) -> None:
@@ -202,6 +204,7 @@ class Guard:
         self.found = list(dict.fromkeys(self.pending))
         self.pending = []
         self.active = True
+        self.in_call = True
         threading.setprofile(self.trace)
         sys.setprofile(self.trace)
         try:
@@ -209,6 +212,7 @@ class Guard:
         finally:
             tampered = sys.getprofile() is not self.trace
             self.active = False
+            self.in_call = False
             sys.setprofile(None)
             threading.setprofile(None)  # type: ignore[arg-type]
             if tampered:
