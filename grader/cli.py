@@ -244,6 +244,19 @@ def grade_one(
 class ExerciseGroup(click.Group):
     """Subcommands plus one implicit command per exercise (``grade exercise-3``, ``grade 3``)."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Route SIGINT/SIGTERM to the commands' own handling from the start, and end an
+        interrupt that comes before a command runs with 130/143 (click would say 1)."""
+        from grader.judge import interrupts
+
+        interrupts.install()
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as exc:
+            if exc.code == 1 and interrupts.received():
+                sys.exit(interrupts.exit_code())
+            raise
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = super().get_command(ctx, cmd_name)
         if found is not None:
@@ -313,8 +326,13 @@ def grade_all(
         return interrupts.exit_code() if bundle.interrupted else code
     if not submission.exists():
         raise GraderError(f"{submission} does not exist: pass --submission with your folder")
-    runner.check_isolation(opts)
-    bundle, errors = runner.grade_many(list(exercises.all_exercises()), submission, opts)
+    try:
+        runner.check_isolation(opts)
+        bundle, errors = runner.grade_many(list(exercises.all_exercises()), submission, opts)
+    except KeyboardInterrupt:  # before any exercise started: still a scorecard, saying so
+        _cleanup()
+        _write(runner.interrupted_bundle(opts), json_path)
+        raise
     _write(bundle, json_path)
     click.echo(render_bundle(bundle, verbose=verbose))
     click.echo(f"scorecard: {json_path}")

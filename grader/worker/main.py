@@ -201,7 +201,8 @@ def confine(config: dict[str, Any]) -> dict[str, Any]:
     import importlib
 
     applied: dict[str, Any] = {"landlock_abi": 0, "seccomp": False}
-    applied["capabilities_dropped"] = privileges.drop_capabilities()
+    privileges.drop_capabilities()
+    applied["capabilities"] = privileges.held()
     if config.get("seccomp"):
         seccomp.available()  # loads libseccomp while Landlock still lets us read it
     rules = config.get("landlock")

@@ -204,55 +204,21 @@ def _bwrap_command(allow: list[views.Grant], scratch: Path, cuda_devices: list[s
     return [*cmd, "--chdir", str(scratch), "--"]
 
 
-def launch(
-    home: Path,
-    *,
-    caps: Capabilities,
-    scenarios: str,
-    module: str,
-    submission: bytes,
-    cuda: bool = False,
-    limits: Limits | None = None,
-) -> WorkerProcess:
-    """Start a worker for ``module`` in fresh folders under ``home`` (the judge's own)."""
-    limits = limits or Limits()
-    if torch_is_cuda_build():
-        limits.address_space = None
+def make_folders(home: Path, identity: tuple[int, int] | str | None) -> tuple[Path, Path]:
+    """A fresh view (read-only to the worker) and scratch folder (its own) inside ``home``,
+    with unpredictable names; the scratch folder belongs to the worker's uid."""
     view = Path(tempfile.mkdtemp(prefix="view-", dir=home))
     scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=home))
-    folders = [view, scratch]
-    try:
-        os.chmod(view, 0o755)
-        views.build_view(view, scenarios=scenarios, module=module, submission=submission)
-        (scratch / "tmp").mkdir()
-        allow = views.grants(view, scratch, cuda=cuda)
-        identity = worker_identity(caps, allow)
-        if isinstance(identity, tuple):
-            for path in (scratch, scratch / "tmp"):
-                os.chown(path, *identity)
-        return _start(
-            caps, allow, identity, view, scratch, folders, scenarios, module, cuda, limits
-        )
-    except BaseException:
-        for folder in folders:
-            views.remove_tree(folder)
-        raise
+    os.chmod(view, 0o755)
+    (scratch / "tmp").mkdir()
+    if isinstance(identity, tuple):
+        for path in (scratch, scratch / "tmp"):
+            os.chown(path, *identity)
+    return view, scratch
 
 
-def _start(
-    caps: Capabilities,
-    allow: list[views.Grant],
-    identity: tuple[int, int] | str | None,
-    view: Path,
-    scratch: Path,
-    folders: list[Path],
-    scenarios: str,
-    module: str,
-    cuda: bool,
-    limits: Limits,
-) -> WorkerProcess:
-    req_r, req_w = os.pipe()
-    rep_r, rep_w = os.pipe()
+def worker_env(scratch: Path, cuda: bool) -> dict[str, str]:
+    """The worker's whole environment: nothing of the judge's (tokens, PYTHON*, LD_*)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(scratch),
@@ -268,10 +234,24 @@ def _start(
     }
     if cuda and "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
-    config: dict[str, Any] = {
-        "fds": [req_r, rep_w],
+    return env
+
+
+def worker_config(
+    caps: Capabilities,
+    allow: list[views.Grant],
+    *,
+    view: Path,
+    site: Path,
+    scratch: Path,
+    scenarios: str,
+    module: str,
+    cuda: bool,
+) -> dict[str, Any]:
+    """What a worker confines itself with and loads (see ``grader.worker.main``)."""
+    return {
         "view": str(view),
-        "site": str(view / "site"),
+        "site": str(site),
         "scratch": str(scratch),
         "scenarios": scenarios,
         "module": module,
@@ -279,20 +259,85 @@ def _start(
         "landlock": [[g.path, g.access] for g in allow] if caps.landlock_abi else None,
         "seccomp": caps.seccomp,
     }
-    python = [os.path.realpath(sys.executable), "-I", "-S", "-c", BOOT, json.dumps(config)]
+
+
+def launch(
+    home: Path,
+    *,
+    caps: Capabilities,
+    scenarios: str,
+    module: str,
+    submission: bytes,
+    cuda: bool = False,
+    limits: Limits | None = None,
+) -> WorkerProcess:
+    """Start a worker for ``module`` in fresh folders under ``home`` (the judge's own)."""
+    identity = worker_identity(caps, views.static_grants(cuda=cuda))
+    view, scratch = make_folders(home, identity)
+    try:
+        views.build_view(view, scenarios=scenarios, module=module, submission=submission)
+        allow = views.grants(view, scratch, cuda=cuda)
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        config = worker_config(
+            caps, allow, view=view, site=view / "site", scratch=scratch, scenarios=scenarios,
+            module=module, cuda=cuda,
+        )  # fmt: skip
+        config["fds"] = [req_r, rep_w]
+        try:
+            proc, layers, cgroup = start_sandboxed(
+                BOOT, config, caps=caps, allow=allow, identity=identity, workdir=scratch,
+                env=worker_env(scratch, cuda), pass_fds=(req_r, rep_w), limits=limits,
+            )  # fmt: skip
+        except BaseException:
+            for fd in (req_w, rep_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+    except BaseException:
+        for folder in (view, scratch):
+            views.remove_tree(folder)
+        raise
+    worker = WorkerProcess(proc, req_w, rep_r, caps.mode, layers, cgroup, [view, scratch])
+    worker.drainer = threading.Thread(target=worker._drain, daemon=True)
+    worker.drainer.start()
+    return worker
+
+
+def start_sandboxed(
+    boot: str,
+    config: dict[str, Any],
+    *,
+    caps: Capabilities,
+    allow: list[views.Grant],
+    identity: tuple[int, int] | str | None,
+    workdir: Path,
+    env: dict[str, str],
+    pass_fds: tuple[int, ...],
+    limits: Limits | None = None,
+) -> tuple[subprocess.Popen[bytes], list[str], PidsCgroup | None]:
+    """Start ``python -I -S -c boot config`` in this machine's isolation mode, with rlimits,
+    a pids cgroup and (for a root judge) an unprivileged uid. Returns the process, the layers
+    the judge applied and its cgroup; the process itself applies Landlock and seccomp."""
+    limits = limits or Limits()
+    if torch_is_cuda_build():
+        limits.address_space = None
+    python = [os.path.realpath(sys.executable), "-I", "-S", "-c", boot, json.dumps(config)]
     layers = ["separate process", "python -I -S", "clean environment"]
     if caps.rlimits:
         layers.append("rlimits")
     cuda_devices = [g.path for g in allow if g.access == "dev" and "nvidia" in g.path]
     if caps.mode == "bwrap":
-        cmd = [*_bwrap_command(allow, scratch, cuda_devices), *python]
+        cmd = [*_bwrap_command(allow, workdir, cuda_devices), *python]
         layers += ["bwrap: user/pid/net/ipc/uts/mount namespaces", "file system: allow-list"]
     elif caps.mode == "unshare":
         cmd = [*unshare_prefix(), *python]
         layers.append("unshare: user/pid/net/ipc/uts namespaces")
     else:
         cmd = python
-    cgroup = PidsCgroup.create(f"{os.getpid()}-{req_r}-{secrets.token_hex(4)}")
+    cgroup = PidsCgroup.create(f"{os.getpid()}-{secrets.token_hex(6)}")
     if cgroup is not None:
         layers.append(f"pids cgroup (max {PIDS_MAX} tasks)")
     if isinstance(identity, tuple):
@@ -330,23 +375,15 @@ def _start(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            pass_fds=(req_r, rep_w),
-            cwd=scratch,
+            pass_fds=pass_fds,
+            cwd=workdir,
             env=env,
             start_new_session=True,
             preexec_fn=preexec,
         )
     except BaseException:
-        for fd in (req_r, req_w, rep_r, rep_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
         if cgroup is not None:
             cgroup.kill_all()
         raise
-    os.close(req_r)
-    os.close(rep_w)
     layers.append("no_new_privs")
-    worker = WorkerProcess(proc, req_w, rep_r, caps.mode, layers, cgroup, folders)
-    worker.drainer = threading.Thread(target=worker._drain, daemon=True)
-    worker.drainer.start()
-    return worker
+    return proc, layers, cgroup

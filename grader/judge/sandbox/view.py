@@ -31,7 +31,8 @@ import shutil
 import site
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -240,6 +241,12 @@ def cuda_grants() -> list[Grant]:
     return out
 
 
+def static_grants(*, cuda: bool) -> list[Grant]:
+    """What every worker may read, whatever its view and scratch (what a root judge checks
+    an unprivileged uid can read before dropping to it)."""
+    return list(_static_grants(cuda))
+
+
 def grants(view: Path, scratch: Path, *, cuda: bool) -> list[Grant]:
     """The full allow-list of one worker: the static part, its view (ro), its scratch (rw)."""
     return [*_static_grants(cuda), Grant(str(view)), Grant(str(scratch), "rw")]
@@ -253,15 +260,16 @@ def loader_paths() -> list[str]:
 # -- the worker view ---------------------------------------------------------------------------
 
 
-def _worker_sources(scenarios: str) -> list[Path]:
-    """The grader files the worker runs: protocol, worker core, this exercise's scenarios."""
+def _worker_sources(scenarios: list[str]) -> list[Path]:
+    """The grader files the worker runs: protocol, worker core, the named exercises' scenarios."""
     files = [GRADER_DIR / "__init__.py"]
     files += sorted((GRADER_DIR / "protocol").glob("*.py"))
     files += sorted((GRADER_DIR / "worker").glob("*.py"))
     files.append(GRADER_DIR / "worker" / "scenarios" / "__init__.py")
-    own = GRADER_DIR / "worker" / "scenarios" / f"{scenarios}.py"
-    if own.is_file():
-        files.append(own)
+    for name in scenarios:
+        own = GRADER_DIR / "worker" / "scenarios" / f"{name}.py"
+        if own.is_file():
+            files.append(own)
     return files
 
 
@@ -280,35 +288,59 @@ def _mkdir_at(dir_fd: int, name: str) -> int:
 
 
 def build_view(view: Path, *, scenarios: str, module: str, submission: bytes) -> None:
-    """Fill the new, empty folder ``view`` with the worker's grader files and the submission.
+    """A worker started on its own: its grader files and its submission, in ``view``."""
+    build_grader_view(view, [scenarios])
+    build_submission_view(view, module=module, submission=submission)
+
+
+def build_grader_view(view: Path, scenarios: list[str]) -> None:
+    """Fill the new, empty folder ``view`` with the grader files a worker runs (protocol,
+    worker core, the named exercises' scenarios) and ``site/``, links to the allowed
+    site-packages entries.
 
     Every file is created through directory handles with ``O_EXCL | O_NOFOLLOW``: nothing is
     written through a link, even if a previous worker managed to plant one somewhere.
     """
-    top = os.open(view, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
-    opened = [top]
-    try:
+    with _opened(view) as top:
         dirs: dict[Path, int] = {Path("."): top}
-        for src in _worker_sources(scenarios):
-            rel = src.relative_to(GRADER_DIR.parent)
-            parent = Path(".")
-            for part in rel.parent.parts:
-                child = parent / part
-                if child not in dirs:
-                    dirs[child] = _mkdir_at(dirs[parent], part)
-                    opened.append(dirs[child])
-                parent = child
-            _write_new(dirs[rel.parent], rel.name, src.read_bytes())
+        opened: list[int] = []
+        try:
+            for src in _worker_sources(scenarios):
+                rel = src.relative_to(GRADER_DIR.parent)
+                parent = Path(".")
+                for part in rel.parent.parts:
+                    child = parent / part
+                    if child not in dirs:
+                        dirs[child] = _mkdir_at(dirs[parent], part)
+                        opened.append(dirs[child])
+                    parent = child
+                _write_new(dirs[rel.parent], rel.name, src.read_bytes())
+            site_fd = _mkdir_at(top, "site")
+            opened.append(site_fd)
+            for entry in site_entries():
+                os.symlink(entry, entry.name, dir_fd=site_fd)
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+
+def build_submission_view(view: Path, *, module: str, submission: bytes) -> None:
+    """Add ``submission/<module>.py`` (the bytes the judge read) to the folder ``view``."""
+    with _opened(view) as top:
         sub = _mkdir_at(top, "submission")
-        opened.append(sub)
-        _write_new(sub, f"{module}.py", submission)
-        site_fd = _mkdir_at(top, "site")
-        opened.append(site_fd)
-        for entry in site_entries():
-            os.symlink(entry, entry.name, dir_fd=site_fd)
+        try:
+            _write_new(sub, f"{module}.py", submission)
+        finally:
+            os.close(sub)
+
+
+@contextmanager
+def _opened(folder: Path) -> Iterator[int]:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        yield fd
     finally:
-        for fd in opened:
-            os.close(fd)
+        os.close(fd)
 
 
 def remove_tree(path: Path) -> None:

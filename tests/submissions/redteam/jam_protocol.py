@@ -5,13 +5,29 @@ late_frame leaves a thread that writes one after its reply."""
 import json
 import os
 import struct
-import sys
 import threading
 import time
 
 import torch
 
-FD = json.loads(sys.argv[1])["fds"][1]
+
+def _reply_fd():
+    """The worker's reply pipe: the one write-only pipe besides stdout and stderr."""
+    import fcntl
+    import stat
+
+    for fd in range(3, 256):
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                continue
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                return fd
+        except OSError:
+            continue
+    raise RuntimeError("no reply pipe found")
+
+
+FD = _reply_fd()
 
 
 def _frame(header: bytes) -> bytes:
