@@ -219,6 +219,10 @@ def _pytest_args(ex: Exercise, opts: Options) -> list[str]:
         "-p", "no:terminal",
         "-p", "no:warnings",
         "-p", "no:legacypath",
+        # Both call gc.collect() five times per session: with torch's heap, seconds per
+        # exercise spent looking for exceptions the judge's own code never leaves unraised.
+        "-p", "no:unraisableexception",
+        "-p", "no:threadexception",
         *(["-k", opts.select] if opts.select else []),
     ]  # fmt: skip
 
