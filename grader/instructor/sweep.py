@@ -33,7 +33,6 @@ from pathlib import Path
 
 from grader.instructor.verify import judge_solution, judge_stub
 from grader.judge import runner
-from grader.judge.client import WorkerClient
 from grader.judge.exercises import Exercise
 from grader.judge.failures import GraderError
 from grader.judge.scorecard import Scorecard, TestResult
@@ -171,7 +170,7 @@ def _sweep_file(
     except GraderError as exc:
         file.error = str(exc)
         return True
-    with _kept_open(prepared.client):
+    with _kept_open(prepared):
         for i, seed in enumerate(seeds):
             t = time.perf_counter()
             card = _grade_at(prepared, hidden, seed)
@@ -209,17 +208,27 @@ def _grade_at(prepared: runner.Prepared, opts: runner.Options, seed: int) -> Sco
 
 
 @contextlib.contextmanager
-def _kept_open(client: WorkerClient) -> Iterator[None]:
-    """Keep ``client``'s worker for every seed: :func:`runner.grade` closes it when it is done
-    (one grading, one worker), so its ``close`` waits here until the last seed is graded. The
-    client's restart after a crash or hang is untouched."""
+def _kept_open(prepared: runner.Prepared) -> Iterator[None]:
+    """Let ``prepared`` serve every seed. :func:`runner.grade` ends a grading by tearing down
+    what :func:`runner.prepare` started: the worker (``client.close``) and, where prepare
+    started one for it, the worker template the worker is forked from (``prepared.zygote``:
+    closing it kills the worker). Both wait here until the last seed is graded, then go the
+    same way. The client's restart after a crash or hang is untouched."""
+    client = prepared.client
     close = client.close
     client.close = lambda: None  # type: ignore[method-assign]
+    template = getattr(prepared, "zygote", None)
+    if template is not None:
+        prepared.zygote = None
     try:
         yield
     finally:
         del client.close
         close()
+        if template is not None:
+            from grader.judge.client import close_zygote
+
+            close_zygote(template)
 
 
 def reproduce(file: FileSweep, failure: SeedFailure, root: Path) -> str:
