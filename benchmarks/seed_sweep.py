@@ -1,11 +1,10 @@
 """Benchmark: what one grade-time seed costs ``grade verify --seeds``, per exercise and file.
 
 For each exercise, its solution and stub are swept over N seeds exactly as ``grade verify
---seeds N`` does (hidden tests only, one worker per file, the heap frozen after the first
-seed), and the cost of one more seed is printed with the projection for 200 seeds. With
-``--fresh``, the same files are also graded the plain way at one seed -- a fresh worker and a
-full ``prepare`` + ``grade`` -- which is what a sweep built on ``grade exercise-K --seed S``
-would pay per seed.
+--seeds N`` does (hidden tests only, one worker per file), and the cost of one more seed is
+printed with the projection for 200 seeds. With ``--fresh``, the same files are also graded
+the plain way at one seed -- a full ``prepare`` + ``grade`` with its own worker -- which is
+what a sweep built on ``grade exercise-K --seed S`` would pay per seed.
 
 Usage: ``python benchmarks/seed_sweep.py [--seeds 10] [--first 0] [-e 3 -e 5] [--fresh]``.
 Prints figures; asserts nothing (timings never gate the test suite). The machine's load
@@ -15,7 +14,6 @@ inflates every figure: compare runs made side by side.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from pathlib import Path
@@ -66,7 +64,6 @@ def main() -> None:
         line = f"{f.exercise.id + ' ' + f.column:24s} {f.start_s:11.2f} {f.per_seed_s:7.2f}"
         line += f" {projected / 60:8.1f} m"
         if args.fresh and f.error is None:
-            gc.collect()
             line += f" {fresh_cost(ROOT, f.exercise, f.column, seeds[0]):12.2f}"
         print(line)
     print(f"projected: {total / 60:.0f} min for 200 seeds of every file above, on one core")

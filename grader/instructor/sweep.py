@@ -15,17 +15,13 @@ It is built to be cheap per seed:
 - each file keeps one worker for all its seeds: a worker start (sandbox, torch import, the
   submission's import, the judge's source audit) costs seconds, grading one seed a fraction of
   that. The worker still restarts after a crash, as in any grading; the table shows the
-  restarts (exercise 7 asks for fresh workers on purpose; elsewhere one means a crash or hang);
-- the heap that exists once the first seed is graded (torch, pytest, the suites) is frozen
-  (:func:`gc.freeze`): pytest collects garbage several times at the end of each run, and
-  walking a heap holding torch cost about 0.8 s a run, more than grading most exercises.
+  restarts (exercise 7 asks for fresh workers on purpose; elsewhere one means a crash or hang).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -151,7 +147,6 @@ def sweep(
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
-        gc.unfreeze()
         result.seconds = time.perf_counter() - t0
     return result
 
@@ -188,9 +183,6 @@ def _sweep_file(
             file.seeds += 1
             if failure is not None:
                 file.failures.append(failure)
-            if i == 0:  # what the first run imported stays: keep the collector off it
-                gc.collect()
-                gc.freeze()
             if (i + 1) % PROGRESS_EVERY == 0 and i + 1 < len(seeds):
                 progress(
                     f"{file.exercise.id}: {file.column} graded on {i + 1}/{len(seeds)} seeds, "
