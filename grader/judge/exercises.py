@@ -37,8 +37,26 @@ def _reference_dir() -> Path:
 
 
 REFERENCE_DIR = _reference_dir()
-NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.py$")
 LITERALS = ("TITLE", "FORBIDDEN", "AUDIT", "IN_PLACE")
+
+# The one file-name rule of the course: exercise NN's files are ``exNN_<slug>.py`` (stub,
+# solution, reference, a student's work) or ``exNN_<slug>.ipynb`` (a student's notebook).
+FILE_NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.(py|ipynb)$")
+FILE_SUFFIXES = (".py", ".ipynb")
+
+
+def parse_file_name(name: str) -> tuple[int, str, str] | None:
+    """``(number, slug, suffix)`` of an exercise file name (``ex03_gradient_clipping.py`` ->
+    ``(3, "gradient_clipping", ".py")``), or None if ``name`` does not follow the rule."""
+    m = FILE_NAME.match(name)
+    return (int(m.group(1)), m.group(2), f".{m.group(3)}") if m else None
+
+
+def file_glob(number: int | None = None, suffix: str = ".py") -> str:
+    """A glob for exercise files: every exercise's (``ex[0-9][0-9]_*.py``) or one's
+    (``ex03_*.py``). It over-matches; filter with :func:`parse_file_name`."""
+    prefix = "ex[0-9][0-9]" if number is None else f"ex{number:02d}"
+    return f"{prefix}_*{suffix}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,10 @@ class Exercise:
     @property
     def module(self) -> str:
         return f"ex{self.number:02d}_{self.slug}"
+
+    def file_name(self, suffix: str = ".py") -> str:
+        """This exercise's file name under the course's rule (see :data:`FILE_NAME`)."""
+        return f"{self.module}{suffix}"
 
     def suite(self, visibility: str) -> Path:
         return SUITES_DIR / visibility / f"test_{self.module}.py"
@@ -123,16 +145,17 @@ def all_exercises() -> tuple[Exercise, ...]:
             for e in index["exercises"]
         )
     found = []
-    for path in sorted(REFERENCE_DIR.glob("ex*_*.py")):
-        m = NAME.match(path.name)
-        if not m:
+    for path in sorted(REFERENCE_DIR.glob(file_glob())):
+        parsed = parse_file_name(path.name)
+        if parsed is None or parsed[2] != ".py":
             continue
+        number, slug, _ = parsed
         meta = _literals(path)
         found.append(
             Exercise(
-                number=int(m.group(1)),
-                slug=m.group(2),
-                title=str(meta.get("TITLE", m.group(2).replace("_", " ").capitalize())),
+                number=number,
+                slug=slug,
+                title=str(meta.get("TITLE", slug.replace("_", " ").capitalize())),
                 forbidden=tuple(str(x) for x in meta.get("FORBIDDEN", ()) or ()),  # type: ignore[union-attr]
                 in_place=_names(meta.get("IN_PLACE", ())),
                 **_audit_fields(meta.get("AUDIT")),  # type: ignore[arg-type]
@@ -142,19 +165,24 @@ def all_exercises() -> tuple[Exercise, ...]:
 
 
 def find(name: str) -> Exercise:
-    """Look an exercise up by ``exercise-3``, ``3``, ``ex03``, its slug or its module name."""
-    key = name.strip().lower().replace("-", "_")
+    """Look an exercise up the ways a student writes it: ``exercise-3``, ``exercise3``,
+    ``3``, ``03``, ``ex3``, ``ex03``, its slug (``gradient_clipping``), its file name, or a
+    path to its file (``exercises/ex03_gradient_clipping.ipynb``)."""
+    key = _key(name)
     for ex in all_exercises():
-        aliases = {
-            f"exercise_{ex.number}",
-            str(ex.number),
-            f"{ex.number:02d}",
-            f"ex{ex.number:02d}",
-            ex.slug,
-            ex.module,
-            f"{ex.module}.py",
-        }
+        numbers = (str(ex.number), f"{ex.number:02d}")
+        prefixes = ("", "ex", "ex_", "exercise", "exercise_")
+        aliases = {f"{p}{n}" for p in prefixes for n in numbers} | {ex.slug, ex.module}
         if key in aliases:
             return ex
     known = ", ".join(e.id for e in all_exercises())
     raise GraderError(f"no exercise called {name!r}. Known exercises: {known} (see `grade list`)")
+
+
+def _key(name: str) -> str:
+    """``name`` reduced to what :func:`find` compares: a path's file name without its
+    suffix, lower case, ``-`` and spaces as ``_``."""
+    key = name.strip().replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for suffix in FILE_SUFFIXES:
+        key = key.removesuffix(suffix)
+    return key.replace("-", "_").replace(" ", "_")

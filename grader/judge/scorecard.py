@@ -130,15 +130,29 @@ def json_schema() -> dict:
     return TypeAdapter(AnyCard).json_schema()
 
 
+FILE_MODE = 0o644  # scorecards and reports hold no secret: readable by graders and tools
+
+
 def write_atomic(path: Path, card: Scorecard | Bundle) -> None:
     """Write ``card`` to ``path`` so that readers see the old file or the new one, never half."""
+    write_text_atomic(path, card.model_dump_json(indent=2) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, mode :data:`FILE_MODE`: every file the grader
+    leaves for a person or a tool (scorecards, JUnit XML, Gradescope results) goes through here.
+
+    The text goes to a new temporary file beside ``path`` (``mkstemp``: ``O_EXCL``, so never
+    through a link someone planted) and is renamed onto it: a reader sees the old file or the
+    new one, and a link at ``path`` is replaced, never followed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(card.model_dump_json(indent=2))
-            f.write("\n")
+            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes it 0600
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.judge.exercises import Exercise
+from grader.judge.exercises import Exercise, file_glob
 from grader.judge.notebook_source import MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_python
 
 MAX_SOURCE_BYTES = 2 << 20
@@ -40,7 +40,7 @@ def resolve(ex: Exercise, root: Path) -> Resolved:
     """The file for ``ex`` under ``root`` (a folder or a file), checked but never executed."""
     root = Path(root)
     if root.is_dir():
-        candidate = root / f"{ex.module}.py"
+        candidate = root / ex.file_name(".py")
         notebooks = _notebooks_for(ex, root)
         if candidate.is_file():
             sub = vet(Resolved(candidate, file=candidate))
@@ -58,12 +58,12 @@ def resolve(ex: Exercise, root: Path) -> Resolved:
             return Resolved(
                 root,
                 error=f"{root} holds several notebooks for {ex.id} ({names}) and no "
-                f"{ex.module}.py: pass the one to grade with --submission",
+                f"{ex.file_name()}: pass the one to grade with --submission",
             )
         return Resolved(
             candidate,
-            error=f"no file {candidate}: save your work for {ex.id} as {ex.module}.py "
-            f"(or {ex.module}.ipynb) in {root}",
+            error=f"no file {candidate}: save your work for {ex.id} as {ex.file_name()} "
+            f"(or {ex.file_name('.ipynb')}) in {root}",
         )
     if not root.exists():
         return Resolved(root, error=f"{root} does not exist")
@@ -89,8 +89,9 @@ def _more_work_in(notebook: Path, *, than: Path, ex: Exercise) -> bool:
 
 
 def _notebooks_for(ex: Exercise, folder: Path) -> list[Path]:
-    """``exNN_*.ipynb`` in ``folder``, the exactly-named one first."""
-    found = sorted(p for p in folder.glob(f"ex{ex.number:02d}_*.ipynb") if p.is_file())
+    """``exNN_*.ipynb`` in ``folder``, the exactly-named one first (a browser's
+    ``exNN_<slug> (1).ipynb`` counts too)."""
+    found = sorted(p for p in folder.glob(file_glob(ex.number, ".ipynb")) if p.is_file())
     exact = [p for p in found if p.stem == ex.module]
     return exact + [p for p in found if p.stem != ex.module]
 
@@ -116,7 +117,7 @@ def resolve_notebook(ex: Exercise, path: Path) -> Resolved:
     except NotebookError as exc:
         sub.error = str(exc)
         return sub
-    target = _scratch() / f"{ex.module}.py"
+    target = _scratch() / ex.file_name()
     target.write_text(converted.source, encoding="utf-8")
     sub.file = target
     vet(sub)

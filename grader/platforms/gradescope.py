@@ -24,7 +24,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import time
 import traceback
 import zipfile
@@ -35,7 +34,7 @@ from typing import Any
 
 import click
 
-from grader.judge.scorecard import Bundle, Scorecard
+from grader.judge.scorecard import Bundle, Scorecard, write_text_atomic
 from grader.platforms.common import cards, counted, expected_points, js_number, points
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -47,7 +46,6 @@ WHEN_HIDDEN = {
     "after_due_date": "hidden tests' results appear after the due date",
     "after_published": "hidden tests' results appear when grades are published",
 }
-MODULE_FILE = re.compile(r"^ex\d\d_[a-z0-9_]+\.py$")
 
 
 # -- results.json ------------------------------------------------------------------------------
@@ -134,16 +132,7 @@ def crash_results(why: str, max_score: float) -> dict[str, Any]:
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` atomically: a reader never sees half a results.json."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 # -- one submission ----------------------------------------------------------------------------
@@ -153,10 +142,14 @@ def find_submission_root(path: Path) -> Path:
     Students upload the files themselves, a folder, or (from GitHub) the whole repository, where
     they sit in ``exercises/``. The shallowest folder holding any such file wins.
     """
+    from grader.judge.exercises import file_glob, parse_file_name
+
     for depth in range(4):
-        pattern = "/".join(["*"] * depth + ["ex[0-9][0-9]_*.py"])
+        pattern = "/".join(["*"] * depth + [file_glob()])
         found = sorted(
-            p for p in path.glob(pattern) if MODULE_FILE.match(p.name) and "__MACOSX" not in p.parts
+            p
+            for p in path.glob(pattern)
+            if parse_file_name(p.name) is not None and "__MACOSX" not in p.parts
         )
         if found:
             exercise_dirs = [p.parent for p in found if p.parent.name == "exercises"]
