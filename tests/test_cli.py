@@ -123,3 +123,16 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for word in ("all", "list", "schema", "exercise-N"):
         assert word in result.output
+
+
+def test_list_counts_what_a_grading_on_this_machine_can_award():
+    """grade list and grading agree, test by test: CUDA-only tests count only with a GPU."""
+    from grader.judge import collect, exercises
+    from tests.conftest import grade
+
+    ex = exercises.find("exercise-7")
+    card = grade("exercise-7", ROOT / "exercises", public_only=True)  # the stub: quick
+    listed = collect.points_by_visibility(ex)
+    assert listed["public"] == card.max_score
+    skipped = [t for t in card.tests if t.status == "skipped"]
+    assert all(t.max_score == 0 for t in skipped)

@@ -55,26 +55,21 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_IMPL = "clip_grad_norm is not implemented yet (it raised NotImplementedError)"
 
 
-@pytest.mark.parametrize(
-    "test_id, counted",
-    [
-        ("hidden/test_speed_close_to_torch", False),
-        ("public/test_op_count_ops_budget[cpu]", False),
-        ("public/test_timing_is_linear", False),
-        ("public/test_worked_example_l2[cpu]", True),
-        ("public/test_speedy_name_is_still_counted", True),
-        ("public/test_dropout_is_off_in_eval", True),
-    ],
-)
-def test_which_tests_count_as_correctness(test_id, counted):
-    assert verify.is_correctness_test(card((test_id, "failed", 0, "")).tests[0]) is counted
+@pytest.mark.parametrize(("measures", "counted"), [("speed", False), ("correctness", True)])
+def test_which_tests_count_as_correctness(measures, counted):
+    # by the @pytest.mark.speed marker, recorded as `measures`, never by the test's name
+    test = card(("public/test_speedy_name_is_still_counted", "failed", 0, "")).tests[0]
+    test.measures = measures
+    assert verify.is_correctness_test(test) is counted
 
 
 def test_reference_may_fail_timing_and_forbidden_use_tests_only():
     slow = card(("public/test_a", "passed", 1, ""), ("hidden/test_speed_x", "failed", 0, "slow"))
+    slow.tests[1].measures = "speed"
     assert verify.judge_reference(slow) == []
-    void = f"your engine called torch (tensor): {verify.FORBIDDEN_USE}, so no test counts"
-    assert verify.judge_reference(card(("public/test_b", "failed", 0, void))) == []
+    void = card(("public/test_b", "failed", 0, "your engine called torch (tensor)"))
+    void.tests[0].voided_by = "runtime guard"
+    assert verify.judge_reference(void) == []
     wrong = card(("public/test_a", "failed", 0, "expected 5, got 4"))
     assert verify.judge_reference(wrong) == ["public/test_a: expected 5, got 4"]
     assert verify.judge_reference(card(error="syntax error")) == ["syntax error"]

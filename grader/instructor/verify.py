@@ -8,8 +8,8 @@ Per exercise:
 - **reference** -- ``reference/exNN_<slug>.py``, graded as a submission, passes every
   *correctness* test. The reference is built on the very torch functions students may not call,
   and timing tests compare against torch itself, so for the reference (only): forbidden-call
-  detection is off, and a test does not count when its function name has the word ``speed``,
-  ``timing``, ``ops`` or ``performance`` in it (``test_speed_close_to_torch``) or when it was
+  detection is off, and a test does not count when it is a timing check (marked
+  ``@pytest.mark.speed``: ``measures == "speed"`` in the scorecard) or when it was
   voided (``voided_by`` set: the source audit, the worker's guard, or a suite's own
   forbidden-use check such as exercise 8's "your engine called torch"). See
   :func:`counts_for_reference`; the table shows how many tests were not counted;
@@ -22,7 +22,6 @@ Each grading starts the next one's worker while it runs (as ``grade all`` does).
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,14 +34,13 @@ from grader.judge.failures import GraderError
 from grader.judge.notebook_source import NotebookError
 from grader.judge.scorecard import Scorecard, TestResult
 
-NOT_CORRECTNESS = re.compile(r"(^|_)(speed|timing|ops|performance)(_|$)")
 COLUMNS = ("sync", "reference", "solution", "stub")
 
 
 def is_correctness_test(test: TestResult) -> bool:
-    """False for timing tests (by name), which a reference built on torch need not pass."""
-    function = test.id.split("/", 1)[-1].split("[", 1)[0].removeprefix("test_")
-    return not NOT_CORRECTNESS.search(function)
+    """False for timing tests (``@pytest.mark.speed``), which a reference built on torch's
+    own functions need not pass."""
+    return test.measures == "correctness"
 
 
 def counts_for_reference(test: TestResult) -> bool:

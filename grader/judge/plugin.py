@@ -14,27 +14,29 @@ Suites use three fixtures and two markers:
 - ``device`` -- parametrizes a test over the devices being graded (``cpu``, ``cuda``).
 - ``seed`` -- an int for the test's random inputs: fixed for public tests, derived from the
   grade-time seed for hidden ones. torch, ``random`` and NumPy are seeded with it too.
-- ``@pytest.mark.points(n)`` (default 1) and ``@pytest.mark.timeout(s)`` (per student call).
+- ``@pytest.mark.points(n)`` (default 1), ``@pytest.mark.timeout(s)`` (per student call),
+  ``@pytest.mark.speed`` (a timing check) and ``@pytest.mark.devices("cuda")`` (which devices).
 
-Visibility comes from the folder (``suites/public`` or ``suites/hidden``).
+How a test is scored -- points, visibility, status, voiding -- is decided in
+:mod:`grader.judge.lifecycle`; this plugin runs the tests and hands it what happened.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 import torch
 
+from grader.judge import lifecycle
 from grader.judge.client import WorkerClient
-from grader.judge.failures import Failure, ForbiddenUse
+from grader.judge.failures import Failure
 from grader.judge.needs import scenario_needs
-from grader.judge.scorecard import Integrity, IntegrityFinding, TestResult
+from grader.judge.scorecard import Integrity, TestResult
 from grader.protocol.codec import AsIter, tensors_in
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -208,24 +210,19 @@ class GraderPlugin:
             pass
 
     def _seed_for(self, item: pytest.Item) -> int:
-        base = f"{self.grade_seed}:" if visibility_of(item) == "hidden" else ""
+        base = f"{self.grade_seed}:" if lifecycle.visibility_of(item) == "hidden" else ""
         return zlib.crc32(f"{base}{item.nodeid.split('::', 1)[-1]}".encode())
 
     # -- hooks -------------------------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", "points(n): points this test is worth (default 1)")
-        config.addinivalue_line("markers", "timeout(s): seconds each student call may take")
+        lifecycle.register_markers(config)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        if "device" not in metafunc.fixturenames:
-            return
-        params = []
-        for dev in self.devices:
-            marks = []
-            if dev == "cuda" and not self.cuda_available:
-                marks.append(pytest.mark.skip(reason="no CUDA device on this machine"))
-            params.append(pytest.param(dev, id=dev, marks=marks))
-        metafunc.parametrize("device", params)
+        if "device" in metafunc.fixturenames:
+            params = lifecycle.device_params(
+                metafunc.definition, self.devices, self.cuda_available
+            )
+            metafunc.parametrize("device", params)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -238,97 +235,11 @@ class GraderPlugin:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            self.results.append(self._result(item, call, report))
-
-    def _result(
-        self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
-    ) -> TestResult:
-        marker = item.get_closest_marker("points")
-        points = float(marker.args[0]) if marker else 1.0
-        device = getattr(item, "callspec", None) and item.callspec.params.get("device")
-        message = hint = ""
-        voided_by: Literal["audit", "runtime guard"] | None = None
-        if report.skipped:
-            status, score, points = "skipped", 0.0, 0.0
-            longrepr = report.longrepr
-            message = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
-            message = message.removeprefix("Skipped: ")
-        elif report.passed:
-            status, score = "passed", points
-        else:
-            exc = call.excinfo.value if call.excinfo else None
-            score = 0.0
-            if isinstance(exc, Failure):
-                status, message, hint = "failed", exc.message, exc.hint
-                voided_by = "runtime guard" if isinstance(exc, ForbiddenUse) else None
-            else:
-                status = "error"
-                message = f"the grader could not check this result ({type(exc).__name__}: {exc})"
-        return TestResult(
-            id=f"{visibility_of(item)}/{item.name}",
-            name=test_title(item),
-            status=status,
-            score=score,
-            max_score=points,
-            message=message,
-            hint=hint,
-            device=str(device) if device else None,
-            visibility=visibility_of(item),  # type: ignore[arg-type]
-            duration_s=round(report.duration, 4),
-            functions=list(self._calls[item.nodeid].used) if item.nodeid in self._calls else [],
-            voided_by=voided_by,
-        )
+            calls = self._calls.get(item.nodeid)
+            functions = list(calls.used) if calls is not None else []
+            self.results.append(lifecycle.result_of(item, call, report, functions))
 
     # -- after the run -----------------------------------------------------------------------
     def void(self, integrity: Integrity | None) -> None:
-        """Void the tests of every function the judge's audit found a disallowed construct in
-        (every test, for one at module level), then the tests of every function the worker's
-        guard saw make a forbidden call. Skipped tests stay skipped."""
-        findings = integrity.findings if integrity is not None else []
-        anywhere = [f for f in findings if f.function is None and not f.binds]
-        for result in self.results:
-            if result.status == "skipped":
-                continue
-            names = set(result.functions)
-            hit = anywhere or [
-                f for f in findings if f.function in names or names.intersection(f.binds)
-            ]
-            if hit:
-                _void_by_finding(result, hit[0])
-                continue
-            reasons = [
-                (fn, why) for fn in result.functions for why in self.client.violations.get(fn, [])
-            ]
-            if reasons:
-                fn, why = reasons[0]
-                result.status, result.score, result.voided_by = "failed", 0.0, "runtime guard"
-                result.message = (
-                    f"{fn} {why}: that is not allowed in this exercise, so no test of {fn} counts"
-                )
-                result.hint = "write it yourself; the exercise text lists what is not allowed"
-
-
-def _void_by_finding(result: TestResult, finding: IntegrityFinding) -> None:
-    owner = finding.function or next((n for n in finding.binds if n in result.functions), None)
-    where = finding.function or "your file's top level"
-    scope = f"no test of {owner} counts" if owner else "no test counts"
-    result.status, result.score, result.voided_by = "failed", 0.0, "audit"
-    result.message = (
-        f"{where} uses `{finding.code}` (line {finding.line}), which is not allowed here: "
-        f"{finding.why}; so {scope}"
-    )
-    result.hint = finding.instead or "write it yourself; the exercise text lists what you may use"
-
-
-def visibility_of(item: pytest.Item) -> str:
-    return "hidden" if item.path.parent.name == "hidden" else "public"
-
-
-def test_title(item: pytest.Item) -> str:
-    fn = getattr(item, "function", None)
-    doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
-    title = (
-        doc[0].rstrip(".") if doc else re.sub(r"^test_", "", item.originalname).replace("_", " ")
-    )
-    callspec = getattr(item, "callspec", None)
-    return f"{title} [{callspec.id}]" if callspec is not None else title
+        """See :func:`grader.judge.lifecycle.void`."""
+        lifecycle.void(self.results, integrity, self.client.violations)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import grader
-from grader.judge import sandbox
+from grader.judge import lifecycle, sandbox
 from grader.judge.client import WorkerClient, WorkerSpec, close_zygote, start_zygote
 from grader.judge.exercises import SUITES_DIR, Exercise
 from grader.judge.failures import GraderError
@@ -282,12 +282,13 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
         raise GraderError(f"pytest stopped with exit code {int(code)} while grading {ex.id}")
     plugin.void(prepared.integrity)
     tests = plugin.results
+    score, max_score = lifecycle.totals(tests)
     tested = sorted({t.device for t in tests if t.device and t.status != "skipped"})
     return Scorecard(
         exercise=ex.id,
         title=ex.title,
-        score=round(sum(t.score for t in tests), 6),
-        max_score=round(sum(t.max_score for t in tests), 6),
+        score=score,
+        max_score=max_score,
         submission=Submission(
             path=str(sub.path), sha256=sub.sha256, error=sub.error, notes=sub.notes
         ),
@@ -314,10 +315,12 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
 def max_points(ex: Exercise, opts: Options) -> float:
     """What ``ex`` is worth on this machine's CPU run, counted without running anything
     (0 when its suites cannot even be collected)."""
+    import torch
+
     from grader.judge.collect import points_by_visibility
 
     try:
-        points = points_by_visibility(ex)
+        points = points_by_visibility(ex, cuda=_cuda(opts) and torch.cuda.is_available())
     except Exception:  # a suite that fails to load: the failed card says why
         return 0.0
     return float(sum(p for v, p in points.items() if v in opts.visibilities))

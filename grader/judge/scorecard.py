@@ -32,6 +32,9 @@ class TestResult(BaseModel):
     hint: str = ""
     device: str | None = None
     visibility: Visibility
+    measures: Literal["correctness", "speed"] = Field(
+        "correctness", description="'speed' for timing checks (marked @pytest.mark.speed)."
+    )
     duration_s: float
     functions: list[str] = Field(default_factory=list, description="Student names it used.")
     voided_by: Literal["audit", "runtime guard"] | None = Field(

@@ -71,6 +71,7 @@ def test_inputs_are_not_modified(student, seed):
         checks.unchanged(b, student.after(a), name, hint)
 
 
+@pytest.mark.speed
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
 def test_speed_close_to_autograd(student):

@@ -112,6 +112,7 @@ def test_clip_grad_value_random(student, device, seed, case):
         checks.close(s.grad, r.grad, f"gradient of parameter {i} after clip_grad_value")
 
 
+@pytest.mark.speed
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
 def test_speed_close_to_torch(student, seed):

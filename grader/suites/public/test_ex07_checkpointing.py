@@ -171,10 +171,9 @@ def test_saves_leave_only_the_checkpoint(student, seed):
         )
 
 
+@pytest.mark.devices("cuda")  # a CUDA checkpoint needs a GPU to be written
 def test_cuda_checkpoint_loads_on_cpu(student, device, seed):
     """A checkpoint saved from a GPU model loads into a CPU model with map_location='cpu'"""
-    if device != "cuda":
-        pytest.skip("needs a GPU to write a CUDA checkpoint")
     expected, data = map_location_round_trip(student, make_spec(seed))
     if data["devices"] != ["cpu"]:
         raise Failure(f"the CPU model's parameters ended up on {data['devices']}")
