@@ -93,8 +93,8 @@ def verify_command(
     \b
     sync       exercises/ .py and .ipynb equal what `grade stubs` generates
     reference  reference/ passes every correctness test (forbidden-call detection off;
-               tests named *speed*/*timing*/*ops*/*performance*, and tests failed with
-               a forbidden-use message, are not counted)
+               timing checks, marked @pytest.mark.speed, and voided tests are not
+               counted)
     solution   solutions/ get full marks (public and hidden tests)
     stub       exercises/ get zero, every test saying "not implemented"
 
@@ -251,4 +251,30 @@ def publish_command(
     return EXIT_PASSED
 
 
-COMMANDS = [stubs_command, verify_command, release_command, publish_command]
+@click.command(name="new")
+@click.argument("number", type=click.IntRange(1, 99))
+@click.argument("slug")
+@click.option("--title", default=None, help="The exercise title (default: from the slug).")
+@_guard
+def new_command(number: int, slug: str, title: str | None) -> int:
+    """Start exercise NUMBER (e.g. `grade new 11 batch_norm`): write its solution, reference
+    and public and hidden suites with one working example function, then its stub and
+    notebook. `grade verify -e NUMBER` passes at once; replace the example with the exercise."""
+    from grader.instructor import scaffold, sync
+    from grader.judge import exercises
+
+    root = sync.repo_root()
+    written = scaffold.scaffold(root, number, slug, title)
+    exercises.all_exercises.cache_clear()
+    written += sync.write(root)
+    for path in written:
+        click.echo(f"wrote {path.relative_to(root)}")
+    click.echo(
+        f"next: fill in solutions/ex{number:02d}_{slug}.py (answers between the solution "
+        f"markers) and reference/ex{number:02d}_{slug}.py, write the suites, then run "
+        f"`grade stubs` and `grade verify -e {number}` (see docs/adding-an-exercise.md)"
+    )
+    return EXIT_PASSED
+
+
+COMMANDS = [stubs_command, verify_command, release_command, publish_command, new_command]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
-from grader.judge import lifecycle
+from grader.judge import interrupts, lifecycle
 from grader.judge.exercises import SUITES_DIR, Exercise, all_exercises
 
 Points = dict[str, float]  # visibility -> points
@@ -98,11 +98,31 @@ def _count(exercises: list[Exercise], cuda: bool) -> dict[str, Points]:
             ],  # fmt: skip
             plugins=[counter],
         )
-    if code == pytest.ExitCode.INTERRUPTED:  # pytest turns Ctrl-C into an exit code: pass it on
+    if interrupts.received():  # pytest turns Ctrl-C into an exit code: pass it on
         raise KeyboardInterrupt
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-        raise RuntimeError(f"the suites could not be collected (pytest exit code {int(code)})")
+        if len(exercises) == 1:
+            raise BrokenSuite(exercises[0].id)
+        return _count_each(exercises, cuda)
     return counter.points
+
+
+class BrokenSuite(Exception):
+    """An exercise's suites cannot even be collected (a grader bug or a half-made exercise)."""
+
+
+def _count_each(exercises: list[Exercise], cuda: bool) -> dict[str, Points]:
+    """One session per exercise, so one broken suite leaves the others countable."""
+    counted: dict[str, Points] = {}
+    broken = []
+    for ex in exercises:
+        try:
+            counted.update(_count([ex], cuda))
+        except BrokenSuite:
+            broken.append(ex.id)
+    if broken:
+        raise BrokenSuite(", ".join(broken), counted)
+    return counted
 
 
 @functools.cache
@@ -115,7 +135,10 @@ def all_points(cuda: bool = False) -> dict[str, Points]:
         return cached
     except (OSError, ValueError):
         pass
-    counted = _count(exercises, cuda)
+    try:
+        counted = _count(exercises, cuda)
+    except BrokenSuite as exc:  # count what can be counted; nothing cached
+        return exc.args[1] if len(exc.args) > 1 else {}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import grader
-from grader.judge import lifecycle, sandbox
+from grader.judge import interrupts, lifecycle, sandbox
 from grader.judge.client import WorkerClient, WorkerSpec, close_zygote, start_zygote
 from grader.judge.exercises import SUITES_DIR, Exercise
 from grader.judge.failures import GraderError
@@ -263,7 +263,8 @@ def grade(prepared: Prepared, opts: Options) -> Scorecard:
         client.close()
         if prepared.zygote is not None:
             close_zygote(prepared.zygote)
-    interrupted = code == pytest.ExitCode.INTERRUPTED
+    # pytest answers Ctrl-C and a collection error with the same exit code
+    interrupted = code == pytest.ExitCode.INTERRUPTED and interrupts.received()
     if (
         client.starts
         and opts.require_isolation
