@@ -10,6 +10,25 @@ from grader.judge import exercises, runner
 from grader.judge.scorecard import Scorecard, TestResult
 
 ROOT = Path(__file__).resolve().parent.parent
+_TEMPLATES: dict[tuple[str, bool], object] = {}
+
+
+def _shared_template(modules: list[str], opts: runner.Options) -> object:
+    """One worker template per (isolation, device) for this test process, preloading every
+    exercise's scenarios: gradings fork from it instead of importing torch each time. The
+    sandbox modes' own tests start templates of their own (test_sandbox, test_redteam)."""
+    from grader.judge.client import start_zygote
+
+    key = (opts.isolation, opts.device != "cpu")
+    template = _TEMPLATES.get(key)
+    if template is None or not template.alive:  # type: ignore[attr-defined]
+        every = [ex.module for ex in exercises.all_exercises()]
+        template = start_zygote(every, mode=opts.isolation, cuda=key[1])
+        _TEMPLATES[key] = template
+    return template
+
+
+runner.shared_templates = _shared_template  # type: ignore[assignment]
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
 
@@ -52,3 +71,10 @@ def failing(card: Scorecard) -> list[TestResult]:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Close the shared templates (and anything else still open) when this process is done."""
+    from grader.judge.client import close_all
+
+    close_all()

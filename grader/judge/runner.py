@@ -11,6 +11,7 @@ import platform
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,6 +81,21 @@ def warm_up() -> None:
         import grader.judge.plugin  # noqa: F401
 
 
+# Where a grading gets its worker template when none is passed: None starts one per grading
+# (or per run, in grade_many). The grader's own test suite sets a provider that shares one
+# template per test process -- every submission there is ours, and it saves a torch import per
+# grading; a real run never shares a template between two students.
+TemplateProvider = Callable[[list[str], "Options"], Zygote | None]
+shared_templates: TemplateProvider | None = None
+
+
+def _template_for(modules: list[str], opts: Options) -> tuple[Zygote | None, bool]:
+    """A worker template for ``modules`` and whether this grading owns (and closes) it."""
+    if shared_templates is not None:
+        return shared_templates(modules, opts), False
+    return start_zygote(modules, mode=opts.isolation, cuda=_cuda(opts)), True
+
+
 def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = None) -> Prepared:
     """Resolve the submission and start its worker (so torch imports while the judge warms up).
 
@@ -90,7 +106,8 @@ def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = Non
     sub = resolve(ex, root)
     owned = None
     if zygote is None and sub.error is None:
-        zygote = owned = start_zygote([ex.module], mode=opts.isolation, cuda=_cuda(opts))
+        zygote, owns = _template_for([ex.module], opts)
+        owned = zygote if owns else None
     spec = WorkerSpec(
         module=ex.module,
         submission=sub.file,
@@ -405,10 +422,10 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
     upcoming: Prepared | GraderError | None = None
     interrupted = False
     zygote: Zygote | None = None
+    owns = False
     try:
         # One worker template for the whole run: every exercise's workers are forked from it.
-        modules = [ex.module for ex in exercises]
-        zygote = start_zygote(modules, mode=opts.isolation, cuda=_cuda(opts))
+        zygote, owns = _template_for([ex.module for ex in exercises], opts)
         warm_up()  # while the template imports torch
         for i, ex in enumerate(exercises):
             current = upcoming or _prepare_or_error(ex, root, opts, zygote)
@@ -434,7 +451,7 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
     finally:
         if isinstance(upcoming, Prepared):
             upcoming.client.close()
-        if zygote is not None:
+        if zygote is not None and owns:
             close_zygote(zygote)
     bundle = Bundle(
         score=round(sum(c.score for c in cards), 6),

@@ -73,6 +73,21 @@ def _no_new_privs() -> bool:
         return False
 
 
+def _sweep(parent: Path) -> None:
+    """Remove empty cgroups left by judges that died without closing them (named
+    ``<judge pid>-<random>``): a killed test run must not leave them behind for good."""
+    try:
+        children = list(parent.iterdir())
+    except OSError:
+        return
+    for child in children:
+        owner = child.name.split("-", 1)[0]
+        if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        with contextlib.suppress(OSError):
+            child.rmdir()  # refused (EBUSY) while a process is still in it
+
+
 class PidsCgroup:
     """A ``pids`` cgroup for one worker, when this machine lets us make one."""
 
@@ -87,6 +102,7 @@ class PidsCgroup:
             if not (root / "cgroup.procs").exists():
                 continue
             path = root / "trainloop-grader" / name
+            _sweep(path.parent)
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 (path / "pids.max").write_text(str(PIDS_MAX))
