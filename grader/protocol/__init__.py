@@ -9,5 +9,16 @@ from grader.protocol.codec import (
     read_frame,
     tensors_in,
 )
+from grader.protocol.messages import ErrorKind, Op
 
-__all__ = ["AsIter", "SentIter", "HarnessFn", "ProtocolError", "encode", "read_frame", "tensors_in"]
+__all__ = [
+    "AsIter",
+    "ErrorKind",
+    "HarnessFn",
+    "Op",
+    "ProtocolError",
+    "SentIter",
+    "encode",
+    "read_frame",
+    "tensors_in",
+]

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.protocol.codec import ProtocolError, encode, read_frame, tensors_in
+from grader.protocol.messages import ErrorKind, Op
 from grader.worker import denials, landlock, output, privileges, seccomp
 from grader.worker.guards import Guard, install_traps
 from grader.worker.harness import SCENARIOS, MissingName, Student
@@ -64,7 +65,7 @@ class Worker:
         try:
             frame = encode(message)
         except ProtocolError as exc:
-            frame = encode(self.error_reply("bad_return", "TypeError", str(exc)))
+            frame = encode(self.error_reply(ErrorKind.BAD_RETURN, "TypeError", str(exc)))
         view = memoryview(frame)
         while view:
             written = os.write(self.fd_out, view)
@@ -82,7 +83,9 @@ class Worker:
 
     # -- replies -----------------------------------------------------------------------------
     @staticmethod
-    def error_reply(kind: str, type_: str, message: str, tb: list[str] | None = None) -> dict:
+    def error_reply(
+        kind: ErrorKind, type_: str, message: str, tb: list[str] | None = None
+    ) -> dict[str, Any]:
         return {
             "ok": False,
             "error": {"kind": kind, "type": type_, "message": message, "traceback": tb or []},
@@ -90,13 +93,17 @@ class Worker:
 
     def exception_reply(self, exc: BaseException) -> dict[str, Any]:
         if isinstance(exc, MissingName):
-            return self.error_reply("missing", "AttributeError", exc.name)
+            return self.error_reply(ErrorKind.MISSING, "AttributeError", exc.name)
         frames = [
             f"line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}"
             for f in traceback.extract_tb(exc.__traceback__)
             if f.filename == self.student_file
         ]
-        kind = "not_implemented" if isinstance(exc, NotImplementedError) else "exception"
+        kind = (
+            ErrorKind.NOT_IMPLEMENTED
+            if isinstance(exc, NotImplementedError)
+            else ErrorKind.EXCEPTION
+        )
         try:
             message = str(exc)
         except Exception:  # a hostile __str__
@@ -120,7 +127,7 @@ class Worker:
             spec.loader.exec_module(module)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt at import, too
             reply = self.exception_reply(exc)
-            reply["error"]["kind"] = "import"
+            reply["error"]["kind"] = ErrorKind.IMPORT
             return reply
         self.module = module
         return {"ok": True, "names": sorted(n for n in vars(module) if not n.startswith("_"))}
@@ -132,7 +139,7 @@ class Worker:
         reply: dict[str, Any]
         with self.guard.watching() as violations:
             try:
-                if req["op"] == "call":
+                if req["op"] == Op.CALL:
                     args = (req.get("args", []), req.get("kwargs", {}))
                     fn = getattr(student, str(req["name"]))
                     result = fn(*args[0], **args[1])
@@ -168,16 +175,18 @@ class Worker:
                 return
             op = req.get("op") if isinstance(req, dict) else None
             try:
-                if op == "load":
+                if op == Op.LOAD:
                     reply = self.load(req)
-                elif op in ("call", "scenario"):
+                elif op in (Op.CALL, Op.SCENARIO):
                     reply = self.run(req)
-                elif op == "ping":
+                elif op == Op.PING:
                     reply = {"ok": True, "result": "pong"}
                 else:
-                    reply = self.error_reply("protocol", "ProtocolError", f"unknown op {op!r}")
+                    reply = self.error_reply(
+                        ErrorKind.PROTOCOL, "ProtocolError", f"unknown op {op!r}"
+                    )
             except ProtocolError as exc:
-                reply = self.error_reply("protocol", "ProtocolError", str(exc))
+                reply = self.error_reply(ErrorKind.PROTOCOL, "ProtocolError", str(exc))
             if isinstance(req, dict) and "id" in req:
                 reply["id"] = req["id"]
             self.send(reply)
@@ -240,7 +249,7 @@ def main(config: dict[str, Any]) -> None:
         applied = confine(config)
         ALLOWED_TENSOR_TYPES = _allowed_types()
     except BaseException as exc:
-        worker.send(worker.error_reply("start", type(exc).__name__, str(exc)))
+        worker.send(worker.error_reply(ErrorKind.START, type(exc).__name__, str(exc)))
         return
     worker.send({"ok": True, "hello": applied})
     worker.serve()
