@@ -261,11 +261,13 @@ def loader_paths() -> list[str]:
 
 
 def _worker_sources(scenarios: list[str]) -> list[Path]:
-    """The grader files the worker runs: protocol, worker core, the named exercises' scenarios."""
+    """The grader files the worker runs: protocol, worker core, the course code several
+    exercises' scenarios build with (``scenarios/common``), the named exercises' scenarios."""
     files = [GRADER_DIR / "__init__.py"]
     files += sorted((GRADER_DIR / "protocol").glob("*.py"))
     files += sorted((GRADER_DIR / "worker").glob("*.py"))
     files.append(GRADER_DIR / "worker" / "scenarios" / "__init__.py")
+    files += sorted((GRADER_DIR / "worker" / "scenarios" / "common").glob("*.py"))
     for name in scenarios:
         own = GRADER_DIR / "worker" / "scenarios" / f"{name}.py"
         if own.is_file():
