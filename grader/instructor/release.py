@@ -72,7 +72,9 @@ DEFAULT_DEPENDENCIES = [
 ]
 
 
-PER_EXERCISE = re.compile(r"^(test_)?(ex\d\d_[a-z0-9_]+)\.(py|expect)$")
+# A suite, helper or scenario of one exercise: a file named after it, or any file in a folder
+# named after it (grader/suites/support/ex06_training_loop/events.py).
+PER_EXERCISE = re.compile(r"^(test_)?(ex\d\d_[a-z0-9_]+)(\.py|\.expect)?$")
 
 
 def _instructor_only(rel: Path) -> bool:
@@ -91,7 +93,7 @@ def _shipped_grader_files(
             continue
         if _instructor_only(rel) or rel.parts[:3] == EXPECTED.parts:
             continue
-        m = PER_EXERCISE.match(path.name)
+        m = next(filter(None, map(PER_EXERCISE.match, rel.parts[2:])), None)
         if (
             m
             and not every_exercise
