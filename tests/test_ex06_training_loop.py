@@ -16,8 +16,9 @@ import pytest
 import torch
 from conftest import ROOT, SUBMISSIONS, by_id, failing, grade
 
-from grader.suites.support import ex06_training_loop as support
-from grader.suites.support.ex06_training_loop import HINTS
+from grader.suites.support.ex06_training_loop.events import HINTS
+from grader.suites.support.ex06_training_loop.specs import figure6_spec
+from grader.worker.scenarios.common.training import build
 from reference import ex06_training_loop as ref
 
 EXERCISE = "exercise-6"
@@ -63,8 +64,8 @@ def test_reference_passes_every_correctness_test():
 def test_figure_6_numbers(where):
     """fit on figure 6's data gives its epoch losses and learning rates (run here, directly)."""
     module = load(ROOT / where / "ex06_training_loop.py") if where == "solutions" else ref
-    spec = support.figure6_spec()
-    objs = support.build(spec)
+    spec = figure6_spec()
+    objs = build(spec)
     history = module.fit(
         objs["model"],
         objs["train"],
@@ -82,8 +83,8 @@ def test_figure_6_numbers(where):
 
 def test_figure_6_clipping_positions_and_first_batch():
     """Clipping fires at E0B2 and E1B2 only (norms 1.8621, 1.5217); batch 0's loss is 0.5258."""
-    spec = support.figure6_spec()
-    objs = support.build(spec)
+    spec = figure6_spec()
+    objs = build(spec)
     model, opt = objs["model"], objs["optimizer"]
     norms = []
     for epoch in range(3):

@@ -1,10 +1,14 @@
-"""Exercise 6's answers: the reference training loop run on a spec, in the judge."""
+"""Exercise 6's answers: the reference training loop run on a spec, in the judge.
+
+The objects are built as the worker builds them for the student's loop
+(:func:`grader.worker.scenarios.common.training.build`), without the recording.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from grader.suites.support.ex06_training_loop import _arguments, build, one_thread, params_of
+from grader.worker.scenarios.common.training import build, call_arguments, one_thread, params_of
 
 
 @one_thread()
@@ -17,7 +21,7 @@ def reference_epoch(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> d
         objs["train"],
         objs["loss_fn"],
         objs["optimizer"],
-        **_arguments(kwargs, objs, "cpu"),
+        **call_arguments(kwargs, objs, "cpu"),
     )
     return {
         "result": result,
@@ -35,7 +39,7 @@ def reference_fit(ref: Any, spec: dict[str, Any], kwargs: dict[str, Any]) -> dic
         objs["val"],
         objs["loss_fn"],
         objs["optimizer"],
-        **_arguments(kwargs, objs, "cpu"),
+        **call_arguments(kwargs, objs, "cpu"),
     )
     return {"result": history, "params": params_of(objs["model"])}
 

@@ -4,19 +4,17 @@ import random
 
 import pytest
 
-from grader.suites.support.ex06_training_loop import (
-    audit,
+from grader.suites.support.ex06_training_loop.events import audit, fail_with
+from grader.suites.support.ex06_training_loop.results import (
     check_epoch_result,
     check_history,
     check_number,
     check_params,
-    fail_with,
-    first_gradient_norm,
-    make_spec,
     reference_epoch,
     reference_evaluate,
     reference_fit,
 )
+from grader.suites.support.ex06_training_loop.specs import first_gradient_norm, make_spec
 from reference import ex06_training_loop as ref
 
 OPTIMIZERS = [

@@ -11,21 +11,25 @@ import torch
 from grader.judge import checks
 from grader.judge.expectations import answers
 from grader.judge.failures import Failure
-from grader.suites.support.ex06_training_loop import (
+from grader.suites.support.ex06_training_loop.events import (
     HINTS,
     audit,
+    clipped_positions,
+    fail_with,
+)
+from grader.suites.support.ex06_training_loop.results import (
     check_epoch_result,
     check_history,
     check_number,
     check_params,
-    clipped_positions,
-    fail_with,
-    figure6_spec,
-    first_gradient_norm,
-    make_spec,
     reference_epoch,
     reference_evaluate,
     reference_fit,
+)
+from grader.suites.support.ex06_training_loop.specs import (
+    figure6_spec,
+    first_gradient_norm,
+    make_spec,
 )
 
 ref = answers("ex06_training_loop")  # the reference, or its recorded answers in a release

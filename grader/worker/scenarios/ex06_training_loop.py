@@ -19,15 +19,16 @@ to it, in order, as plain dicts:
 - ``epoch_start`` / ``val_start``: a loader began a pass.
 
 Every event carries ``epoch`` and ``batch``: the training batch most recently handed out. The
-judge decides what the record means; nothing here judges.
+judge decides what the record means; nothing here judges. The objects themselves are built by
+:func:`grader.worker.scenarios.common.training.build`, exactly as the judge builds them for its
+reference run; this module only makes them record.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -35,6 +36,7 @@ import torch._dynamo  # noqa: F401  (an optimizer's constructor imports it: do i
 from torch import Tensor, nn
 
 from grader.worker.harness import Student, scenario
+from grader.worker.scenarios.common import training
 
 # -- the clip probe ------------------------------------------------------------------------------
 # Installed when the worker imports this module, before the submission is imported, so that a
@@ -136,6 +138,16 @@ class Recorder:
         self.check_after_step()
         self.add("backward", clean=self.clean(), dloss=float(grad.detach().double().sum()))
 
+    # -- the loaders' observer (see training.BatchLoader) ----------------------------------------
+    def pass_started(self, kind: str, epoch: int) -> None:
+        if kind == "train":
+            self.epoch, self.batch = epoch, -1
+        self.add(f"{'epoch' if kind == 'train' else 'val'}_start", pass_=epoch)
+
+    def batch_started(self, kind: str, batch: int) -> None:
+        if kind == "train":
+            self.batch = batch
+
 
 # -- recording objects ---------------------------------------------------------------------------
 _RECORDERS: weakref.WeakKeyDictionary[Any, Recorder] = weakref.WeakKeyDictionary()
@@ -196,8 +208,8 @@ def _recorded(cls: type) -> type:
 class RecordedLoss:
     """The loss function the student receives: computes the loss and logs it."""
 
-    def __init__(self, kind: str, rec: Recorder) -> None:
-        self.fn: Callable[[Tensor, Tensor], Tensor] = LOSSES[kind]
+    def __init__(self, fn: Callable[[Tensor, Tensor], Tensor], rec: Recorder) -> None:
+        self.fn = fn
         self.rec = rec
 
     def __call__(self, outputs: Tensor, targets: Tensor) -> Tensor:
@@ -206,106 +218,19 @@ class RecordedLoss:
         return loss
 
 
-class BatchLoader:
-    """Yields ``(X[idx], y[idx])`` batches in the order given for each pass (epoch)."""
-
-    def __init__(
-        self,
-        X: Tensor,
-        y: Tensor,
-        orders: list[list[int]],
-        batch_size: int,
-        rec: Recorder | None = None,
-        kind: str = "train",
-    ) -> None:
-        self.X, self.y, self.orders, self.batch_size = X, y, orders, batch_size
-        self.rec, self.kind = rec, kind
-        self.passes = 0
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.orders[0]) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        epoch = self.passes
-        self.passes += 1
-        order = self.orders[min(epoch, len(self.orders) - 1)]
-        if self.rec is not None:
-            if self.kind == "train":
-                self.rec.epoch, self.rec.batch = epoch, -1
-            self.rec.add(f"{'epoch' if self.kind == 'train' else 'val'}_start", pass_=epoch)
-        for b, start in enumerate(range(0, len(order), self.batch_size)):
-            idx = torch.tensor(order[start : start + self.batch_size])
-            if self.rec is not None and self.kind == "train":
-                self.rec.batch = b
-            yield self.X[idx], self.y[idx]
-
-
-LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "cross_entropy": nn.functional.cross_entropy,
-    "mse": nn.functional.mse_loss,
-}
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-}
-SCHEDULERS: dict[str, type[torch.optim.lr_scheduler.LRScheduler]] = {
-    "step": torch.optim.lr_scheduler.StepLR,
-    "exponential": torch.optim.lr_scheduler.ExponentialLR,
-    "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
-}
-
-
 def build(spec: dict[str, Any], device: str) -> dict[str, Any]:
-    """The recorded objects for ``spec`` (see ``grader/suites/support/ex06_training_loop.py``)."""
+    """The objects of ``spec``, built as the judge builds them but recording into a new
+    :class:`Recorder` (``"rec"``), which also becomes the clip probe's."""
     rec = Recorder()
     _ACTIVE[:] = [rec]
-    sizes, dropout = spec["sizes"], float(spec.get("dropout", 0.0))
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b, dtype=torch.float64))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-    model = RecordedMLP(*layers)
-    model.load_state_dict(spec["state"])
-    model.to(device)
+    objs = training.build(spec, device, container=RecordedMLP, wrap=_recorded, observer=rec)
+    model, optimizer, scheduler = objs["model"], objs["optimizer"], objs["scheduler"]
     rec.watch(list(model.parameters()))
-    opt_spec = dict(spec["optimizer"])
-    optimizer = _recorded(OPTIMIZERS[opt_spec.pop("name")])(model.parameters(), **opt_spec)
     optimizer.register_step_pre_hook(lambda opt, args, kwargs: rec.on_step(opt))
-    scheduler = None
-    if spec.get("scheduler"):
-        sched_spec = dict(spec["scheduler"])
-        scheduler = _recorded(SCHEDULERS[sched_spec.pop("name")])(optimizer, **sched_spec)
     for obj in (model, optimizer, scheduler):
         if obj is not None:
             _RECORDERS[obj] = rec
-    train = BatchLoader(spec["X"], spec["y"], spec["orders"], spec["batch_size"], rec)
-    val = None
-    if spec.get("X_val") is not None:
-        order = list(range(len(spec["X_val"])))
-        val = BatchLoader(spec["X_val"], spec["y_val"], [order], spec["val_batch_size"], rec, "val")
-    torch.manual_seed(int(spec["seed"]))  # dropout draws the same masks as the judge's run
-    return {
-        "rec": rec,
-        "model": model,
-        "train": train,
-        "val": val,
-        "loss_fn": RecordedLoss(spec.get("loss", "cross_entropy"), rec),
-        "optimizer": optimizer,
-        "scheduler": scheduler,
-    }
-
-
-def _arguments(kwargs: dict[str, Any], objs: dict[str, Any], device: str) -> dict[str, Any]:
-    call = dict(kwargs)
-    if call.get("scheduler"):
-        call["scheduler"] = objs["scheduler"]
-    if device != "cpu" or "device" in call:
-        call["device"] = device
-    return call
+    return {**objs, "rec": rec, "loss_fn": RecordedLoss(objs["loss_fn"], rec)}
 
 
 def _report(objs: dict[str, Any], result: Any, **extra: Any) -> dict[str, Any]:
@@ -315,7 +240,7 @@ def _report(objs: dict[str, Any], result: Any, **extra: Any) -> dict[str, Any]:
     model = objs["model"]
     return {
         "result": result,
-        "params": {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()},
+        "params": training.params_of(model),
         "events": rec.events,
         "training_after": model.training,
         "grad_enabled_after": torch.is_grad_enabled(),
@@ -343,7 +268,7 @@ def train_epoch(
     objs = build(spec, device)
     objs["model"].train(start_training)
     objs["rec"].events.clear()
-    call = _arguments(kwargs, objs, device)
+    call = training.call_arguments(kwargs, objs, device)
     result = fn(objs["model"], objs["train"], objs["loss_fn"], objs["optimizer"], **call)
     return _report(objs, result)
 
@@ -377,7 +302,7 @@ def fit(
     fn = student.fit
     objs = build(spec, device)
     objs["rec"].events.clear()
-    call = _arguments(kwargs, objs, device)
+    call = training.call_arguments(kwargs, objs, device)
     history = fn(
         objs["model"], objs["train"], objs["val"], objs["loss_fn"], objs["optimizer"], **call
     )

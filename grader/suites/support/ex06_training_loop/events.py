@@ -1,44 +1,22 @@
-"""Specs, reference runs and the reading of recorded calls for exercise-6 (the training loop).
+"""Reading the worker's record of an exercise-6 run: what went wrong, step by step.
 
-A *spec* is the plain data a training run is made of: layer sizes and initial weights, data
-tensors, the batch order of every epoch, the loss, optimizer and scheduler settings, and the
-seed for dropout. The worker (``grader/worker/scenarios/ex06_training_loop.py``) builds
-recorded objects from it and runs the student's code; :func:`build` here builds the same
-objects, unrecorded, for the reference loop in the judge. Both sides build them the same way,
-so the two runs see identical weights, batches and dropout masks. The reference runs
-themselves (:data:`reference_epoch`, :data:`reference_fit`, :data:`reference_evaluate`) are
-answers, kept in ``reference/support/ex06_training_loop.py`` (see
-:mod:`grader.judge.expectations`).
-
-:func:`audit` reads the worker's event record (see the scenario module's docstring for the
-events) and lists what went wrong, step by step, each problem with a hint that names the
-classic mistake it fits.
+The worker (``grader/worker/scenarios/ex06_training_loop.py``, whose docstring lists the
+events) records every call the student's loop makes on the objects it was given. :func:`audit`
+reads that record and lists the problems in the order a student should fix them, each with a
+hint (:data:`HINTS`) that names the classic mistake it fits. A test fails with the first problem
+of the kinds it is about (:func:`fail_with`); :mod:`.results` cites the first one when a number
+is wrong.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch import Tensor, nn
-
-from grader.judge import checks
-from grader.judge.expectations import answers
 from grader.judge.failures import Failure
 
-LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-SCHEDULERS = {
-    "step": torch.optim.lr_scheduler.StepLR,
-    "exponential": torch.optim.lr_scheduler.ExponentialLR,
-    "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
-}
-RTOL, ATOL = 1e-9, 1e-11  # float64 after up to 100 steps (notes/torch-reference-semantics §7)
-CLIP_EPS = 1e-6
+CLIP_EPS = 1e-6  # torch's clip_grad_norm_ scales by max_norm / (norm + 1e-6)
 
 HINTS = {
     "zero_grad": (
@@ -111,192 +89,10 @@ HINTS = {
 }
 
 
-# -- specs ---------------------------------------------------------------------------------------
-def mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
-    """Linear -> ReLU -> (Dropout) -> ... -> Linear, float64 (the worker builds the same)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b, dtype=torch.float64))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
-
-
-def make_spec(
-    seed: int,
-    *,
-    sizes: Sequence[int] = (4, 8, 3),
-    n: int = 24,
-    batch_size: int = 4,
-    epochs: int = 1,
-    dropout: float = 0.0,
-    loss: str = "cross_entropy",
-    optimizer: dict[str, Any] | None = None,
-    scheduler: dict[str, Any] | None = None,
-    n_val: int = 0,
-    val_batch_size: int = 5,
-    scale: float = 1.0,
-) -> dict[str, Any]:
-    """A random but reproducible run: data, weights and one shuffled batch order per epoch."""
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = mlp(sizes, dropout)
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    d, c = sizes[0], sizes[-1]
-
-    def data(m: int) -> tuple[Tensor, Tensor]:
-        X = torch.randn(m, d, generator=gen, dtype=torch.float64) * scale
-        if loss == "mse":
-            return X, torch.randn(m, c, generator=gen, dtype=torch.float64)
-        return X, torch.randint(0, c, (m,), generator=gen)
-
-    X, y = data(n)
-    spec: dict[str, Any] = {
-        "seed": seed,
-        "sizes": list(sizes),
-        "dropout": dropout,
-        "state": state,
-        "X": X,
-        "y": y,
-        "orders": [torch.randperm(n, generator=gen).tolist() for _ in range(epochs)],
-        "batch_size": batch_size,
-        "loss": loss,
-        "optimizer": optimizer or {"name": "sgd", "lr": 0.1},
-        "scheduler": scheduler,
-    }
-    if n_val:
-        spec["X_val"], spec["y_val"] = data(n_val)
-        spec["val_batch_size"] = val_batch_size
-    return spec
-
-
-def figure6_spec() -> dict[str, Any]:
-    """Course figure 6: six points, MLP 2-4-2 from NumPy seed 7, three fixed epoch orders."""
-    import numpy as np
-
-    rs = np.random.RandomState(7)
-    W1, W2 = 1.5 * rs.randn(2, 4), 1.5 * rs.randn(4, 2)
-    X = torch.tensor(
-        [[0.5, 0.1], [0.2, 0.8], [0.9, 0.6], [0.1, 0.5], [0.8, 0.2], [0.6, 0.9]],
-        dtype=torch.float64,
-    )
-    y = torch.tensor([0, 0, 0, 1, 1, 1])
-    return {
-        "seed": 0,
-        "sizes": [2, 4, 2],
-        "dropout": 0.0,
-        "state": {
-            "0.weight": torch.from_numpy(W1.T.copy()),
-            "0.bias": torch.zeros(4, dtype=torch.float64),
-            "2.weight": torch.from_numpy(W2.T.copy()),
-            "2.bias": torch.zeros(2, dtype=torch.float64),
-        },
-        "X": X,
-        "y": y,
-        "orders": [[0, 1, 5, 2, 4, 3], [3, 0, 1, 2, 5, 4], [4, 1, 0, 3, 5, 2]],
-        "batch_size": 2,
-        "loss": "cross_entropy",
-        "optimizer": {"name": "sgd", "lr": 0.5},
-        "scheduler": {"name": "step", "step_size": 1, "gamma": 0.8},
-        "X_val": X.clone(),
-        "y_val": y.clone(),
-        "val_batch_size": 6,
-    }
-
-
-class Loader:
-    """``(X[idx], y[idx])`` batches in the spec's order for each pass (as in the worker)."""
-
-    def __init__(self, X: Tensor, y: Tensor, orders: list[list[int]], batch_size: int) -> None:
-        self.X, self.y, self.orders, self.batch_size = X, y, orders, batch_size
-        self.passes = 0
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.orders[0]) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        order = self.orders[min(self.passes, len(self.orders) - 1)]
-        self.passes += 1
-        for start in range(0, len(order), self.batch_size):
-            idx = torch.tensor(order[start : start + self.batch_size])
-            yield self.X[idx], self.y[idx]
-
-
-def build(spec: dict[str, Any], device: str = "cpu") -> dict[str, Any]:
-    """The plain objects of ``spec`` for the judge's reference run."""
-    model = mlp(spec["sizes"], spec.get("dropout", 0.0))
-    model.load_state_dict(spec["state"])
-    model.to(device)
-    opt = dict(spec["optimizer"])
-    optimizer = OPTIMIZERS[opt.pop("name")](model.parameters(), **opt)
-    scheduler = None
-    if spec.get("scheduler"):
-        sch = dict(spec["scheduler"])
-        scheduler = SCHEDULERS[sch.pop("name")](optimizer, **sch)
-    val = None
-    if spec.get("X_val") is not None:
-        order = list(range(len(spec["X_val"])))
-        val = Loader(spec["X_val"], spec["y_val"], [order], spec["val_batch_size"])
-    torch.manual_seed(int(spec["seed"]))
-    return {
-        "model": model,
-        "train": Loader(spec["X"], spec["y"], spec["orders"], spec["batch_size"]),
-        "val": val,
-        "loss_fn": LOSSES[spec.get("loss", "cross_entropy")],
-        "optimizer": optimizer,
-        "scheduler": scheduler,
-    }
-
-
-def _arguments(kwargs: dict[str, Any], objs: dict[str, Any], device: str) -> dict[str, Any]:
-    call = dict(kwargs)
-    if call.get("scheduler"):
-        call["scheduler"] = objs["scheduler"]
-    if device != "cpu" or "device" in call:
-        call["device"] = device
-    return call
-
-
-def params_of(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread: a second one only spins on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-# The reference loop on a spec, in the judge: (ref, spec, kwargs) -> {"result", "params",
-# "lr_after"} after one train_one_epoch; (ref, spec, kwargs) -> {"result": history, "params"}
-# after fit; (ref, spec) -> evaluate's result on the training data. ``ref`` is the reference
-# module (or its answers), which they call.
-_answers = answers("support.ex06_training_loop")
-reference_epoch = _answers.reference_epoch
-reference_fit = _answers.reference_fit
-reference_evaluate = _answers.reference_evaluate
-
-
-@one_thread()
-def first_gradient_norm(spec: dict[str, Any]) -> float:
-    """Total gradient norm of the first batch: a max_grad_norm near it clips some steps."""
-    objs = build(spec)
-    x, y = next(iter(objs["train"]))
-    objs["loss_fn"](objs["model"](x), y).backward()
-    grads = [p.grad.flatten() for p in objs["model"].parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.cat(grads)))
-
-
-# -- reading the event record --------------------------------------------------------------------
 @dataclass
 class Problem:
+    """One thing wrong in the record; ``kind`` is what a test asks about (``fail_with``)."""
+
     kind: str
     message: str
     hint: str = ""
@@ -602,93 +398,8 @@ def fail_with(problems: list[Problem], *kinds: str) -> None:
         raise Failure(p.message, p.hint)
 
 
-# -- comparisons ---------------------------------------------------------------------------------
-def check_params(
-    got: dict[str, Tensor], expected: dict[str, Tensor], when: str, problems: list[Problem]
-) -> None:
-    """Every parameter equals the reference loop's; a mismatch names the first likely cause."""
-    for name, exp in expected.items():
-        if name not in got:
-            raise Failure(f"parameter {name} is missing from the model {when}")
-        try:
-            checks.close(got[name], exp, f"parameter {name} {when}", rtol=RTOL, atol=ATOL)
-        except Failure as failure:
-            p = first_problem(problems)
-            if p is not None:
-                raise Failure(f"{failure.message}; {p.message}", p.hint) from None
-            raise
-
-
-def check_number(got: Any, expected: float, what: str, *, integer: bool = False) -> None:
-    if integer:
-        if isinstance(got, bool) or not isinstance(got, int):
-            raise Failure(
-                f"{what}: expected a Python int, got {checks.fmt(got)} ({type(got).__name__})"
-            )
-        checks.equal(got, int(expected), what)
-        return
-    if isinstance(got, Tensor):
-        raise Failure(
-            f"{what}: expected a Python float, got a tensor ({checks.fmt(got)})",
-            "return loss.item()-based floats: a tensor keeps its autograd graph alive",
-        )
-    checks.scalar_close(got, expected, what, rtol=RTOL, atol=ATOL)
-
-
-def check_epoch_result(got: Any, expected: dict[str, Any], problems: list[Problem]) -> None:
-    if not isinstance(got, dict):
-        raise Failure(f"train_one_epoch should return a dict, got {checks.fmt(got)}")
-    for key in ("loss", "steps", "clipped"):
-        if key not in got:
-            raise Failure(f"train_one_epoch's result has no {key!r} key (got {sorted(got)})")
-    try:
-        check_number(got["steps"], expected["steps"], "the returned 'steps'", integer=True)
-    except Failure as failure:
-        p = first_problem(problems, "steps")
-        raise Failure(failure.message, p.hint if p else failure.hint) from None
-    check_number(got["clipped"], expected["clipped"], "the returned 'clipped'", integer=True)
-    check_number(got["loss"], expected["loss"], "the returned 'loss' (mean batch loss)")
-
-
 def clipped_positions(events: list[dict[str, Any]], max_norm: float) -> list[tuple[int, int]]:
     """(epoch, batch) of every step whose gradient norm after backward exceeded ``max_norm``."""
     return [
         (e["epoch"], e["batch"]) for e in events if e["kind"] == "step" and e["pre_norm"] > max_norm
     ]
-
-
-def check_history(
-    got: Any, expected: list[dict[str, Any]], problems: list[Problem], *, patience: int | None
-) -> None:
-    """``fit``'s rows against the reference's: one per epoch run, keys, epoch numbers, values."""
-    if not isinstance(got, list) or not all(isinstance(r, dict) for r in got):
-        raise Failure(f"fit should return a list of dicts (one per epoch), got {checks.fmt(got)}")
-    if len(got) != len(expected):
-        hint = ""
-        if patience is not None and len(got) > len(expected):
-            hint = (
-                f"with patience={patience}, stop once {patience} epochs in a row brought no new "
-                "best (lowest) validation loss"
-            )
-        elif patience is not None:
-            hint = "an epoch counts as an improvement only if its val_loss is strictly lower "
-            hint += "than the best so far; stop after `patience` epochs without one"
-        p = first_problem(problems)
-        raise Failure(
-            f"fit returned {len(got)} history rows, expected {len(expected)} (one per epoch "
-            "that ran)" + (f"; {p.message}" if p else ""),
-            hint or (p.hint if p else ""),
-        )
-    for i, (row, exp) in enumerate(zip(got, expected)):
-        missing = [k for k in exp if k not in row]
-        if missing:
-            raise Failure(f"history row {i} has no {missing[0]!r} key (it has {sorted(row)})")
-        check_number(row["epoch"], exp["epoch"], f"history row {i}: 'epoch'", integer=True)
-        for key in ("train_loss", "val_loss", "val_accuracy", "lr"):
-            try:
-                check_number(row[key], exp[key], f"epoch {i}: {key!r}")
-            except Failure as failure:
-                p = first_problem(problems)
-                if p is None or failure.hint:
-                    raise
-                raise Failure(f"{failure.message}; {p.message}", p.hint) from None
