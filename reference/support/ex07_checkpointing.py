@@ -19,14 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader.worker.scenarios.ex07_checkpointing import (
-    build,
-    draws,
-    params_of,
-    seed_all,
-    snapshot,
-    train_epoch,
-)
+from grader.worker.scenarios.common.training import params_of
+from grader.worker.scenarios.ex07_checkpointing import build, draws, seed_all, snapshot, train_epoch
 
 
 @contextlib.contextmanager

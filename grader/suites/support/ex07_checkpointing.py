@@ -24,11 +24,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from grader.judge import checks
 from grader.judge.expectations import answers, in_release
 from grader.judge.failures import Failure, StudentError
+from grader.worker.scenarios.common.training import initial_state
 
 ref = answers("ex07_checkpointing")  # the reference, or its recorded answers in a release
 # The judge's own runs (see reference/support/ex07_checkpointing.py):
@@ -105,17 +106,6 @@ HINTS = {
 }
 
 
-def mlp_state(sizes: Sequence[int], dropout: float, seed: int) -> dict[str, Tensor]:
-    """Initial weights for the worker's MLP (Linear, ReLU, Dropout, ..., Linear; float64)."""
-    torch.manual_seed(seed)
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b, dtype=torch.float64))
-        if i < len(sizes) - 2:
-            layers += [nn.ReLU(), nn.Dropout(dropout)]
-    return {k: v.detach().clone() for k, v in nn.Sequential(*layers).state_dict().items()}
-
-
 def make_spec(
     seed: int,
     *,
@@ -132,7 +122,7 @@ def make_spec(
     return {
         "sizes": list(sizes),
         "dropout": dropout,
-        "state": mlp_state(sizes, dropout, seed),
+        "state": initial_state(sizes, dropout, seed),
         "X": torch.randn(n, sizes[0], generator=gen, dtype=torch.float64),
         "y": torch.randint(0, sizes[-1], (n,), generator=gen),
         "batch_size": batch_size,

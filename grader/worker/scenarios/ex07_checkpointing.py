@@ -12,7 +12,9 @@ worker's folder, and never loads a file the student wrote.
 The scenarios measure and report; they decide nothing. The judge compares what the load half
 reports with its own reference run (``reference/support/ex07_checkpointing.py``), which builds
 and trains with the functions below -- :func:`seed_all`, :func:`build`, :func:`train_epoch`,
-:func:`snapshot` -- so both sides see the same weights, batches and dropout masks. The load
+:func:`snapshot` -- so both sides see the same weights, batches and dropout masks. The model,
+optimizer and scheduler come from :mod:`grader.worker.scenarios.common.training`, as exercise
+6's do. The load
 half is given only what continuing needs: not the initial weights, not the training seed.
 
 The training loop here is trusted harness code (a plain SGD/Adam loop with dropout, a shuffling
@@ -41,15 +43,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from grader.worker.harness import Student, scenario
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-}
-SCHEDULERS: dict[str, type[torch.optim.lr_scheduler.LRScheduler]] = {
-    "step": torch.optim.lr_scheduler.StepLR,
-    "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
-}
+from grader.worker.scenarios.common.training import mlp, optimizer_for, params_of, scheduler_for
 
 
 class LoggedDataset(Dataset):
@@ -75,21 +69,11 @@ def seed_all(seed: int) -> None:
 
 def build(spec: dict[str, Any], *, fresh: bool = False) -> dict[str, Any]:
     """Model, optimizer, scheduler and loader of ``spec``; ``fresh``: new random weights."""
-    sizes, dropout = spec["sizes"], float(spec.get("dropout", 0.0))
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b, dtype=torch.float64))
-        if i < len(sizes) - 2:
-            layers += [nn.ReLU(), nn.Dropout(dropout)]
-    model = nn.Sequential(*layers)
+    model = mlp(spec["sizes"], spec.get("dropout", 0.0))
     if not fresh:
         model.load_state_dict(spec["state"])
-    opt = dict(spec["optimizer"])
-    optimizer = OPTIMIZERS[opt.pop("name")](model.parameters(), **opt)
-    scheduler = None
-    if spec.get("scheduler"):
-        sch = dict(spec["scheduler"])
-        scheduler = SCHEDULERS[sch.pop("name")](optimizer, **sch)
+    optimizer = optimizer_for(spec["optimizer"], model.parameters())
+    scheduler = scheduler_for(spec.get("scheduler"), optimizer)
     dataset = LoggedDataset(spec["X"], spec["y"])
     loader = DataLoader(dataset, batch_size=spec["batch_size"], shuffle=True)
     return {
@@ -125,10 +109,6 @@ def train_epoch(objs: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         losses.append(loss.item())
         lrs.append(float(optimizer.param_groups[0]["lr"]))
     return {"order": order, "losses": losses, "lrs": lrs, "np": np_draws, "py": py_draws}
-
-
-def params_of(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> list[list[Any]]:
