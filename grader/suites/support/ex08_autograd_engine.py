@@ -7,6 +7,10 @@ with the student's ``Value`` (``grader/worker/scenarios/ex08_autograd_engine.py`
 every node's ``data`` and ``grad``; here the same recipe is built with torch float64 autograd
 and compared, node by node.
 
+The operations themselves -- the ``Value`` method each one needs, how it reads, how it is
+applied -- are the worker's table (:data:`~grader.worker.scenarios.ex08_autograd_engine.OPS`);
+the judge applies the same entries to float64 tensors.
+
 Diagnoses, each tried only when the numbers fit:
 
 - *assign instead of accumulate*: every wrong gradient belongs to a node used more than once
@@ -29,9 +33,7 @@ import torch
 from grader.judge import checks
 from grader.judge.expectations import ahead, answers
 from grader.judge.failures import Failure, ForbiddenUse, NotImplementedYet, StudentError
-
-Node = list[Any]
-
+from grader.worker.scenarios.ex08_autograd_engine import OPS, Node
 
 RTOL = 1e-9  # float64 engines differ only by rounding (a / b versus a * b ** -1, ...)
 
@@ -54,23 +56,11 @@ WRAP_HINT = (
 )
 SEED_HINT = "backward() starts by setting the output's grad to 1.0 (d out / d out = 1)"
 
-SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-NUM_SYMBOL = {
-    "add_num": ("{a} + {c}"),
-    "radd_num": ("{c} + {a}"),
-    "sub_num": ("{a} - {c}"),
-    "rsub_num": ("{c} - {a}"),
-    "mul_num": ("{a} * {c}"),
-    "rmul_num": ("{c} * {a}"),
-    "div_num": ("{a} / {c}"),
-    "rdiv_num": ("{c} / {a}"),
-    "pow": ("{a} ** {c}"),
-}
+# A reflected method (``__radd__``) -> an expression that needs it ("2 + a").
 REFLECTED = {
-    "__radd__": "2 + a",
-    "__rsub__": "2 - a",
-    "__rmul__": "2 * a",
-    "__rtruediv__": "2 / a",
+    op.method: op.formula.format(a="a", c="2")
+    for op in OPS.values()
+    if op.method.startswith("__r") and op.takes_number
 }
 FAMILIES = {
     # what the original micrograd has: +, *, ** and relu
@@ -115,31 +105,6 @@ def one_op(op: str, *inputs: float, const: float | None = None) -> list[Node]:
 
 
 # -- torch's answer -----------------------------------------------------------------------------
-def _torch_op(op: str, a: torch.Tensor, b: Any = None) -> torch.Tensor:
-    table: dict[str, Any] = {
-        "add": lambda: a + b,
-        "sub": lambda: a - b,
-        "mul": lambda: a * b,
-        "div": lambda: a / b,
-        "add_num": lambda: a + b,
-        "radd_num": lambda: b + a,
-        "sub_num": lambda: a - b,
-        "rsub_num": lambda: b - a,
-        "mul_num": lambda: a * b,
-        "rmul_num": lambda: b * a,
-        "div_num": lambda: a / b,
-        "rdiv_num": lambda: b / a,
-        "pow": lambda: a**b,
-        "neg": lambda: -a,
-        "relu": lambda: torch.relu(a),
-        "tanh": lambda: torch.tanh(a),
-        "exp": lambda: torch.exp(a),
-        "log": lambda: torch.log(a),
-        "sigmoid": lambda: torch.sigmoid(a),
-    }
-    return table[op]()
-
-
 def torch_eval(nodes: Sequence[Node]) -> tuple[list[float], list[float]]:
     """Every node's value and d(output)/d(node), from torch float64 autograd."""
     ts: list[torch.Tensor] = []
@@ -148,10 +113,11 @@ def torch_eval(nodes: Sequence[Node]) -> tuple[list[float], list[float]]:
         if op == "leaf":
             t = torch.tensor(float(args[0]), dtype=torch.float64, requires_grad=True)
         else:
-            second = None
+            operation = OPS[op]
+            operands = [ts[args[0]]]
             if len(args) > 1:
-                second = ts[args[1]] if op in SYMBOL else args[1]
-            t = _torch_op(op, ts[args[0]], second)
+                operands.append(ts[args[1]] if operation.takes_node else args[1])
+            t = operation.apply(*operands)
             t.retain_grad()
         ts.append(t)
     ts[-1].backward()
@@ -176,16 +142,10 @@ def describe(nodes: Sequence[Node], k: int) -> str:
     op, args = nodes[k][0], nodes[k][1:]
     if op == "leaf":
         return f"n{k} = Value({_num(args[0]).strip('()')})"
-    a = f"n{args[0]}"
-    if op in SYMBOL:
-        expr = f"{a} {SYMBOL[op]} n{args[1]}"
-    elif op in NUM_SYMBOL:
-        expr = NUM_SYMBOL[op].format(a=a, c=_num(args[1]))
-    elif op == "neg":
-        expr = f"-{a}"
-    else:
-        expr = f"{a}.{op}()"
-    return f"n{k} = {expr}"
+    operation = OPS[op]
+    b = f"n{args[1]}" if operation.takes_node else ""
+    c = _num(args[1]) if operation.takes_number else ""
+    return f"n{k} = {operation.formula.format(a=f'n{args[0]}', b=b, c=c)}"
 
 
 def where(nodes: Sequence[Node]) -> str:
@@ -367,7 +327,7 @@ def single_ops(nodes: Sequence[Node]) -> list[list[Node]]:
         if op == "leaf" or op in seen:
             continue
         seen.add(op)
-        if op in SYMBOL:
+        if OPS[op].takes_node:
             out.append(one_op(op, data[args[0]], data[args[1]]))
         elif len(args) > 1:
             out.append(one_op(op, data[args[0]], const=args[1]))
@@ -380,44 +340,50 @@ def single_ops(nodes: Sequence[Node]) -> list[list[Node]]:
 POWERS = [2, 3, -1, -2, 0.5, 1.5, 2.0]
 
 
+class _Float(float):
+    """A Python float with the methods a float lacks and a ``Value`` has, so that the random
+    graphs' values come from the one operation table, computed as Python computes them."""
+
+    def relu(self) -> float:
+        return max(float(self), 0.0)
+
+    def tanh(self) -> float:
+        return math.tanh(self)
+
+    def exp(self) -> float:
+        return math.exp(self)
+
+    def log(self) -> float:
+        return math.log(self)
+
+    def sigmoid(self) -> float:
+        return 1 / (1 + math.exp(-self))
+
+
 def _value(op: str, x: float, y: float | None, c: Any) -> float | None:
-    """The result of ``op`` in plain Python, or None where the op is unsafe for a test."""
+    """The result of ``op`` in plain Python, or None where the op is unsafe for a test: near a
+    pole, a kink or a log's edge, or too large."""
+    if op == "div" and abs(y) < 0.2:  # type: ignore[arg-type]
+        return None
+    if op == "rdiv_num" and abs(x) < 0.2:
+        return None
+    if op == "pow" and ((isinstance(c, float) and x < 0.2) or (c < 0 and abs(x) < 0.2)):
+        return None
+    if op == "log" and x < 0.2:
+        return None
+    if op == "exp" and abs(x) > 5:
+        return None
+    if op in ("tanh", "sigmoid") and abs(x) > 10:
+        return None
+    if op == "relu" and abs(x) < 1e-3:
+        return None
+    operands: list[Any] = [_Float(x)]
+    if y is not None:
+        operands.append(_Float(y))
+    elif c is not None:
+        operands.append(c)
     try:
-        if op == "div" and abs(y) < 0.2:  # type: ignore[arg-type]
-            return None
-        if op == "rdiv_num" and abs(x) < 0.2:
-            return None
-        if op == "pow" and ((isinstance(c, float) and x < 0.2) or (c < 0 and abs(x) < 0.2)):
-            return None
-        if op == "log" and x < 0.2:
-            return None
-        if op == "exp" and abs(x) > 5:
-            return None
-        if op in ("tanh", "sigmoid") and abs(x) > 10:
-            return None
-        if op == "relu" and abs(x) < 1e-3:
-            return None
-        value = {
-            "add": lambda: x + y,
-            "sub": lambda: x - y,
-            "mul": lambda: x * y,
-            "div": lambda: x / y,
-            "add_num": lambda: x + c,
-            "radd_num": lambda: c + x,
-            "sub_num": lambda: x - c,
-            "rsub_num": lambda: c - x,
-            "mul_num": lambda: x * c,
-            "rmul_num": lambda: c * x,
-            "div_num": lambda: x / c,
-            "rdiv_num": lambda: c / x,
-            "pow": lambda: x**c,
-            "neg": lambda: -x,
-            "relu": lambda: max(x, 0.0),
-            "tanh": lambda: math.tanh(x),
-            "exp": lambda: math.exp(x),
-            "log": lambda: math.log(x),
-            "sigmoid": lambda: 1 / (1 + math.exp(-x)),
-        }[op]()
+        value = OPS[op].apply(*operands)
     except (ValueError, ZeroDivisionError, OverflowError):
         return None
     if isinstance(value, complex) or not math.isfinite(value) or abs(value) > 1e3:
@@ -449,11 +415,11 @@ def random_graph(seed: int, family: str, *, leaves: int = 3, ops: int = 12) -> l
     while made < ops:
         op = rng.choice(names)
         i = pick()
-        j = pick() if op in SYMBOL else None
+        j = pick() if OPS[op].takes_node else None
         c: Any = None
         if op == "pow":
             c = rng.choice(POWERS)
-        elif op.endswith("_num"):
+        elif OPS[op].takes_number:
             c = rng.choice([2, -3, round(rng.uniform(-3, 3), 2) or 1.5])
         v = _value(op, values[i], None if j is None else values[j], c)
         if v is None:
@@ -474,4 +440,4 @@ def _node_args(spec: Node) -> list[int]:
     op, args = spec[0], spec[1:]
     if op == "leaf":
         return []
-    return [args[0], args[1]] if op in SYMBOL else [args[0]]
+    return [args[0], args[1]] if OPS[op].takes_node else [args[0]]

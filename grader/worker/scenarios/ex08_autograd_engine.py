@@ -9,37 +9,69 @@ so that a missing method costs only the tests that need it; the judge compares t
 
 Every torch call the engine makes is counted (a ``TorchFunctionMode``) and reported, since the
 engine must be pure Python; the judge decides what that means.
+
+:data:`OPS` is the one table of the operations a recipe may use. The judge reads it too: it
+applies the same operations to torch tensors for the expected values, and words its messages
+with the formulas.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from grader.worker.harness import Student, recover_tracing, scenario, torch_calls
 
-# op -> (Python method that must exist on Value, how to apply it)
-OPS: dict[str, tuple[str, Any]] = {
-    "add": ("__add__", lambda a, b: a + b),
-    "sub": ("__sub__", lambda a, b: a - b),
-    "mul": ("__mul__", lambda a, b: a * b),
-    "div": ("__truediv__", lambda a, b: a / b),
-    "add_num": ("__add__", lambda a, c: a + c),
-    "radd_num": ("__radd__", lambda a, c: c + a),
-    "sub_num": ("__sub__", lambda a, c: a - c),
-    "rsub_num": ("__rsub__", lambda a, c: c - a),
-    "mul_num": ("__mul__", lambda a, c: a * c),
-    "rmul_num": ("__rmul__", lambda a, c: c * a),
-    "div_num": ("__truediv__", lambda a, c: a / c),
-    "rdiv_num": ("__rtruediv__", lambda a, c: c / a),
-    "pow": ("__pow__", lambda a, n: a**n),
-    "neg": ("__neg__", lambda a: -a),
-    "relu": ("relu", lambda a: a.relu()),
-    "tanh": ("tanh", lambda a: a.tanh()),
-    "exp": ("exp", lambda a: a.exp()),
-    "log": ("log", lambda a: a.log()),
-    "sigmoid": ("sigmoid", lambda a: a.sigmoid()),
+Node = list[Any]  # ["leaf", x] | [op, i] | [op, i, j] | [op, i, c]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a recipe.
+
+    ``method`` is the ``Value`` method Python calls for it (what a missing one is reported as);
+    ``formula`` is how a student reads it, with ``{a}`` the first operand, ``{b}`` a second node
+    and ``{c}`` a Python number; ``apply`` performs it on anything that has Python's operators
+    and these methods -- a student's ``Value`` here, a float64 tensor in the judge.
+    """
+
+    method: str
+    formula: str
+    apply: Callable[..., Any]
+
+    @property
+    def takes_node(self) -> bool:
+        """Whether the second operand is another node (``a + b``), not a number."""
+        return "{b}" in self.formula
+
+    @property
+    def takes_number(self) -> bool:
+        """Whether the second operand is a Python number (``a + 2``, ``a ** 3``)."""
+        return "{c}" in self.formula
+
+
+OPS: dict[str, Op] = {
+    "add": Op("__add__", "{a} + {b}", lambda a, b: a + b),
+    "sub": Op("__sub__", "{a} - {b}", lambda a, b: a - b),
+    "mul": Op("__mul__", "{a} * {b}", lambda a, b: a * b),
+    "div": Op("__truediv__", "{a} / {b}", lambda a, b: a / b),
+    "add_num": Op("__add__", "{a} + {c}", lambda a, c: a + c),
+    "radd_num": Op("__radd__", "{c} + {a}", lambda a, c: c + a),
+    "sub_num": Op("__sub__", "{a} - {c}", lambda a, c: a - c),
+    "rsub_num": Op("__rsub__", "{c} - {a}", lambda a, c: c - a),
+    "mul_num": Op("__mul__", "{a} * {c}", lambda a, c: a * c),
+    "rmul_num": Op("__rmul__", "{c} * {a}", lambda a, c: c * a),
+    "div_num": Op("__truediv__", "{a} / {c}", lambda a, c: a / c),
+    "rdiv_num": Op("__rtruediv__", "{c} / {a}", lambda a, c: c / a),
+    "pow": Op("__pow__", "{a} ** {c}", lambda a, c: a**c),
+    "neg": Op("__neg__", "-{a}", lambda a: -a),
+    "relu": Op("relu", "{a}.relu()", lambda a: a.relu()),
+    "tanh": Op("tanh", "{a}.tanh()", lambda a: a.tanh()),
+    "exp": Op("exp", "{a}.exp()", lambda a: a.exp()),
+    "log": Op("log", "{a}.log()", lambda a: a.log()),
+    "sigmoid": Op("sigmoid", "{a}.sigmoid()", lambda a: a.sigmoid()),
 }
-NODE_OPERANDS = {"add", "sub", "mul", "div"}  # the second operand is a node, not a number
 
 
 def _number(x: Any) -> float | str:
@@ -70,7 +102,7 @@ def _names(calls: list[str]) -> list[str]:
     return list(dict.fromkeys(calls))[:20]
 
 
-def run_recipe(student: Student | None, value_cls: Any, nodes: list[list[Any]]) -> dict[str, Any]:
+def run_recipe(student: Student | None, value_cls: Any, nodes: list[Node]) -> dict[str, Any]:
     """Build ``nodes`` with ``value_cls``, backward from the last one, report what happened."""
     built: list[Any] = []
     for k, spec in enumerate(nodes):
@@ -81,14 +113,15 @@ def run_recipe(student: Student | None, value_cls: Any, nodes: list[list[Any]]) 
             except BaseException as exc:
                 return {"error": _error("forward", k, "__init__", exc)}
             continue
-        method, apply = OPS[op]
+        operation = OPS[op]
+        method = operation.method
         if getattr(type(built[args[0]]), method, None) is None:
             return {"error": {"stage": "forward", "node": k, "method": method, "kind": "missing"}}
         operands = [built[args[0]]]
         if len(args) > 1:
-            operands.append(built[args[1]] if op in NODE_OPERANDS else args[1])
+            operands.append(built[args[1]] if operation.takes_node else args[1])
         try:
-            result = apply(*operands)
+            result = operation.apply(*operands)
         except BaseException as exc:
             return {"error": _error("forward", k, method, exc)}
         if not isinstance(result, value_cls):
@@ -125,7 +158,7 @@ def run_recipe(student: Student | None, value_cls: Any, nodes: list[list[Any]]) 
 
 
 @scenario
-def recipes(student: Student, *, recipes: list[list[list[Any]]]) -> dict[str, Any]:
+def recipes(student: Student, *, recipes: list[list[Node]]) -> dict[str, Any]:
     """Run each recipe; also report the torch calls the engine made (it must make none)."""
     value_cls = student.Value
     results = []
