@@ -9,9 +9,12 @@ next request starts a fresh worker (and re-imports the submission) in fresh fold
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from grader.judge.failures import (
     SubmissionUnusable,
     WorkerLost,
 )
+from grader.judge.needs import defined_names, scenario_needs
 from grader.judge.sandbox.view import remove_tree
 from grader.judge.sandbox.zygote import Zygote, ZygoteError
 from grader.protocol.codec import ProtocolError
@@ -83,6 +87,32 @@ class WorkerClient:
     @property
     def level(self) -> str:
         return sandbox.level_of(self.mode, self.landlock_abi > 0, self.seccomp)
+
+    # -- words for messages ------------------------------------------------------------------
+    @property
+    def file_name(self) -> str:
+        """The student's file as they know it. The worker imports a copy named after the
+        exercise module, which a student who graded ``mywork.py`` never saw."""
+        if self.spec.submission is not None:
+            return self.spec.submission.name
+        return f"{self.spec.module}.py"
+
+    @functools.cached_property
+    def _defined(self) -> frozenset[str] | None:
+        """The names the submission's source binds (read by the judge, never the worker)."""
+        if self.spec.source is None:
+            return None
+        return defined_names(self.spec.source.decode("utf-8", "replace"))
+
+    def subject(self, op: str, name: str, data: Any, needs: Iterable[str] = ()) -> str:
+        """Who a request runs, in the student's words: a call's function, or the student
+        functions and classes a scenario (the grader's own harness code) runs -- decided by
+        the judge from the scenario's source, its name and its data, as for voiding."""
+        if op == "call":
+            return name
+        kwargs = data if isinstance(data, dict) else {}
+        found = scenario_needs(self.spec.module, name, kwargs, self._defined) | set(needs)
+        return names_text(found)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -146,8 +176,13 @@ class WorkerClient:
         return WorkerLost(f"{what} {why}{extra}")
 
     # -- transport ---------------------------------------------------------------------------
-    def _exchange(self, message: dict[str, Any] | None, timeout: float, what: str) -> Any:
-        """Send ``message`` (if any) and read one reply, all within ``timeout`` seconds."""
+    def _exchange(
+        self, message: dict[str, Any] | None, timeout: float, what: str, late: str = ""
+    ) -> Any:
+        """Send ``message`` (if any) and read one reply, all within ``timeout`` seconds.
+
+        ``what`` names the request in the student's words; ``late`` says what the timeout
+        covered, when that is more than "one call" (the default wording)."""
         assert self.channel is not None
         deadline = time.monotonic() + timeout
         try:
@@ -159,7 +194,7 @@ class WorkerClient:
                 self.channel.send(message, deadline)
             reply = self.channel.receive(deadline)
         except ChannelTimeout:
-            raise self._lose(what, f"did not return within {timeout:g} s") from None
+            raise self._lose(what, late or f"did not return within {timeout:g} s") from None
         except ChannelClosed:
             self._wait_exit()
             raise self._lose(
@@ -207,7 +242,7 @@ class WorkerClient:
         if self.spec.unusable:
             raise SubmissionUnusable(self.spec.unusable)
         if self.spec.source is None:
-            raise SubmissionUnusable(f"there is no submission file for {self.spec.module}")
+            raise SubmissionUnusable(f"there is no file for this exercise ({self.file_name})")
         if self.worker is None:
             self.start()
         if self.loaded is None:
@@ -216,14 +251,19 @@ class WorkerClient:
                 if not self._greeted:
                     self._greet(deadline)
                 left = max(deadline - time.monotonic(), 1.0)
-                reply = self._exchange(None, left, "importing your submission")
+                late = (
+                    f"did not finish within {LOAD_TIMEOUT_S:g} s: the code at the top level "
+                    "of your file runs when it is imported; move demos and training runs "
+                    'under `if __name__ == "__main__":`'
+                )
+                reply = self._exchange(None, left, f"importing {self.file_name}", late)
             except WorkerLost as lost:  # a crash or hang at import: nothing can run
                 self.spec.unusable = lost.message
                 raise
             if not reply["ok"]:
                 err = reply.get("error") or {}
                 if err.get("kind") == "import":
-                    self.spec.unusable = import_message(self.spec.module, err)
+                    self.spec.unusable = import_message(self.file_name, err)
                     self.close_worker()
                     raise SubmissionUnusable(self.spec.unusable)
                 raise GraderError(f"the worker could not start: {err.get('message')}")
@@ -239,18 +279,28 @@ class WorkerClient:
         again: calls to it, and scenarios that declare they need it, fail at once, so one
         endless loop cannot cost every test its full timeout.
         """
-        what = name if op == "call" else f"scenario {name!r}"
-        for key in (what, *needs):
-            lost = self.losses.get(key, [])
+        key = name if op == "call" else f"scenario {name!r}"  # what losses are counted by
+        what = self.subject(op, name, payload.get("kwargs"), needs)
+        for counted in (key, *needs):
+            lost = self.losses.get(counted, [])
             if len(lost) >= MAX_LOSSES:
+                who = what if counted == key else counted
                 raise WorkerLost(
-                    f"{lost[-1]}\n(not run again: {key} failed this way {len(lost)} times)"
+                    f"{lost[-1]}\n(not run again: {who} failed this way {len(lost)} times)"
                 )
         self.ensure_loaded()
+        # A scenario's timeout is the budget of a whole run (a schedule stepped 300 times, a
+        # training loop): say so, or the student hunts for one slow call.
+        late = (
+            ""
+            if op == "call"
+            else f"did not finish within {timeout:g} s (the limit for all of this test's calls "
+            f"to {what} together, not for one call)"
+        )
         try:
-            reply = self._exchange({"op": op, "name": name, **payload}, timeout, what)
+            reply = self._exchange({"op": op, "name": name, **payload}, timeout, what, late)
         except WorkerLost as exc:
-            self.losses.setdefault(what, []).append(exc.message)
+            self.losses.setdefault(key, []).append(exc.message)
             self.start()  # a fresh worker warms up while the judge moves on
             raise
         used = [str(u) for u in reply.get("used", []) if isinstance(u, str)]
@@ -261,7 +311,7 @@ class WorkerClient:
                     self.violations[fn].append(str(why))
         reply["used"] = used
         if not reply["ok"]:
-            raise error_from_reply(what, reply.get("error") or {}, self.spec.module)
+            raise error_from_reply(what, reply.get("error") or {}, self.file_name)
         return reply
 
 
@@ -309,27 +359,54 @@ def start_zygote(modules: list[str], *, mode: str, cuda: bool) -> Zygote | None:
     return zygote
 
 
-def import_message(module: str, err: dict[str, Any]) -> str:
+def names_text(names: Iterable[str]) -> str:
+    """Student names as a phrase: ``fit``, ``save_checkpoint and load_checkpoint``; "your
+    code" when the judge cannot tell (a scenario that needs none of the file's names)."""
+    ordered = sorted(set(names))
+    if not ordered:
+        return "your code"
+    if len(ordered) == 1:
+        return ordered[0]
+    return ", ".join(ordered[:-1]) + " and " + ordered[-1]
+
+
+_FRAME_FUNCTION = re.compile(r"^line \d+, in (\w+)")
+
+
+def _raised_in(frames: list[Any]) -> str | None:
+    """The student function the innermost frame of a worker traceback is in."""
+    m = _FRAME_FUNCTION.match(str(frames[-1])) if frames else None
+    return m.group(1) if m else None
+
+
+def import_message(file_name: str, err: dict[str, Any]) -> str:
+    """Why the student's file ``file_name`` could not be imported, naming that file."""
     frames = "\n".join(err.get("traceback") or [])
     where = f"\n{frames}" if frames else ""
     kind = err.get("type", "Exception")
     if kind in ("SystemExit", "KeyboardInterrupt"):
         return (
-            f"importing {module}.py raised {kind}: code at the top level of your file must "
+            f"importing {file_name} raised {kind}: code at the top level of your file must "
             f'not exit; move demos under `if __name__ == "__main__":`{where}'
         )
-    return f"importing {module}.py raised {kind}: {err.get('message', '')}{where}"
+    return f"importing {file_name} raised {kind}: {err.get('message', '')}{where}"
 
 
-def error_from_reply(what: str, err: dict[str, Any], module: str) -> Failure:
+def error_from_reply(what: str, err: dict[str, Any], file_name: str) -> Failure:
+    """The failure for a worker's error reply. ``what`` names the student function(s) the
+    request ran, ``file_name`` the student's file: never the grader's internal names."""
     kind = err.get("kind")
     frames = err.get("traceback") or []
     tb = ("\nin your code:\n  " + "\n  ".join(str(f) for f in frames)) if frames else ""
     if kind == "not_implemented":
-        return NotImplementedYet(f"{what} is not implemented yet (it raised NotImplementedError)")
+        inner = _raised_in(frames)
+        at = f" in {inner}" if inner and inner != what else ""
+        return NotImplementedYet(
+            f"{what} is not implemented yet (it raised NotImplementedError{at})"
+        )
     if kind == "missing":
         return StudentError(
-            f"your {module}.py has no {err.get('message')!s}: define it with the name and "
+            f"your file {file_name} has no {err.get('message')!s}: define it with the name and "
             "signature given in the exercise"
         )
     if kind == "bad_return":
