@@ -144,11 +144,12 @@ def _sweep(root: Path, exercises: list[Exercise], opts: Options, count: int) -> 
         lambda m: click.echo(m, err=True),
     )
     click.echo("\n" + sweep.report(result, root))
+    if result.interrupted:
+        click.echo(f"\nsweep interrupted after {result.seconds:.0f} s")
+        raise KeyboardInterrupt  # the report is out; exit as an interrupted command does
     bad = len({(f.exercise.id, x.seed) for f in result.files for x in f.failures})
     verdict = "every seed is fair" if result.ok else f"PROBLEMS FOUND ({bad} exercise-seed(s))"
     click.echo(f"\n{verdict}: {len(result.seeds)} seed(s) swept in {result.seconds:.0f} s")
-    if result.interrupted:
-        raise KeyboardInterrupt  # the report is out; exit as an interrupted command does
     return result.ok
 
 
