@@ -1,129 +1,160 @@
 """The ``grade`` command.
 
-``grade exercise-3`` (or ``grade 3``, ``grade gradient_clipping``) grades one exercise,
-``grade all`` every exercise, ``grade list`` shows them, ``grade schema`` prints the scorecard's
-JSON schema. Exit codes: 0 every test passed, 1 some test failed, 2 usage or grading error.
+``grade exercise-3`` (or ``grade 3``, ``ex3``, ``gradient_clipping``, or the path of the file)
+grades one exercise, ``grade all`` every exercise, ``grade list`` shows them, ``grade schema``
+prints the scorecard's JSON schema. The exit codes are :mod:`grader.judge.exit_codes`': 0
+every test passed, 1 some test failed, 2 could not grade, 130/143 interrupted.
+
+The options that ``grade exercise-N`` and ``grade all`` share are defined once, as the fields
+of :class:`GradeArgs`; each field carries its click option.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from grader import __version__
+from grader.judge.exit_codes import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED
 from grader.judge.failures import GraderError
+from grader.judge.sandbox.modes import LEVELS, MODES
 
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-def grading_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--submission",
-            "-s",
-            type=click.Path(path_type=Path),
-            default=Path("exercises"),
-            show_default=True,
-            help="A .py file, or a folder holding exNN_<slug>.py files.",
-        ),
-        click.option(
-            "--json",
-            "json_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            default=Path("scorecard.json"),
-            show_default=True,
-            help="Where to write the JSON scorecard.",
-        ),
-        click.option(
-            "--device",
-            type=click.Choice(["auto", "cpu", "cuda"]),
-            default="auto",
-            show_default=True,
-            help="auto = CPU, plus CUDA when a GPU is present.",
-        ),
-        click.option("--seed", type=int, default=None, help="Seed for hidden tests' inputs."),
-        click.option(
-            "--isolation",
-            type=click.Choice(["auto", "bwrap", "unshare", "process"]),
-            default="auto",
-            show_default=True,
-            help="Sandbox for student code; auto picks the strongest available.",
-        ),
-        click.option(
-            "--require-isolation",
-            type=click.Choice(["landlock", "bwrap"]),
-            default=None,
-            help="Refuse to grade (exit 2) unless the worker gets at least this isolation: "
-            "landlock = Landlock file allow-list and seccomp; bwrap = bubblewrap namespaces.",
-        ),
-        click.option("--public-only", is_flag=True, help="Run only the public tests."),
-        click.option(
-            "-k", "select", default=None, help="Only tests whose name matches (pytest -k)."
-        ),
-        click.option("--verbose", "-v", is_flag=True, help="Show skipped tests' reasons."),
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["text", "classroom", "junit", "gradescope", "json"]),
-            default="text",
-            show_default=True,
-            help="classroom: GitHub Actions step output, annotations and job summary; junit: "
-            "JUnit XML; gradescope: results.json; json: the scorecard on stdout.",
-        ),
-        click.option(
-            "--output",
-            "-o",
-            type=click.Path(path_type=Path, dir_okay=False),
-            default=None,
-            help="File for --format junit/gradescope/json (default junit.xml, results.json, "
-            "stdout); for classroom, a copy of the reporter payload.",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _options(
-    device: str,
-    seed: int | None,
-    isolation: str,
-    public_only: bool,
-    select: str | None,
-    require_isolation: str | None = None,
-) -> Any:
+if TYPE_CHECKING:
+    from grader.judge.exercises import Exercise
     from grader.judge.runner import Options
 
-    vis = ("public",) if public_only else ("public", "hidden")
-    return Options(
-        device=device,
-        seed=seed,
-        isolation=isolation,
-        visibilities=vis,
-        select=select,
-        require_isolation=require_isolation,
+__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_PASSED", "GradeArgs", "main"]
+
+ISOLATION_CHOICES = ("auto", *MODES)
+REQUIRE_CHOICES = tuple(level for level in LEVELS if level != "process")  # weaker: no promise
+FORMAT_CHOICES = ("text", "classroom", "junit", "gradescope", "json")
+
+
+def _option(*decls: str, default: Any = None, **attrs: Any) -> Any:
+    """A :class:`GradeArgs` field with its default, and the click option that fills it."""
+    return dataclasses.field(
+        default=default, metadata={"decls": decls, "attrs": {"default": default, **attrs}}
     )
 
 
-def _check_writable(path: Path | None, flag: str, what: str) -> None:
-    """Before grading starts: a scorecard or report that cannot be written is a usage error."""
-    from grader.judge.scorecard import check_writable
+@dataclasses.dataclass(frozen=True)
+class GradeArgs:
+    """What ``grade exercise-N`` and ``grade all`` are asked to do."""
 
-    if path is None:
-        return
-    try:
-        check_writable(path)
-    except OSError as exc:
-        raise GraderError(
-            f"cannot write the {what} to {path} ({exc.strerror}): pass {flag} with a "
-            "writable file path"
-        ) from None
+    submission: Path = _option(
+        "--submission",
+        "-s",
+        default=Path("exercises"),
+        type=click.Path(path_type=Path),
+        show_default=True,
+        help="A .py file or notebook, or a folder holding exNN_<slug>.py files.",
+    )
+    json_path: Path = _option(
+        "--json",
+        default=Path("scorecard.json"),
+        type=click.Path(path_type=Path, dir_okay=False),
+        show_default=True,
+        help="Where to write the JSON scorecard.",
+    )
+    device: str = _option(
+        "--device",
+        default="auto",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        show_default=True,
+        help="auto = CPU, plus CUDA when a GPU is present.",
+    )
+    seed: int | None = _option("--seed", type=int, help="Seed for hidden tests' inputs.")
+    isolation: str = _option(
+        "--isolation",
+        default="auto",
+        type=click.Choice(ISOLATION_CHOICES),
+        show_default=True,
+        help="Sandbox for student code; auto picks the strongest available.",
+    )
+    require_isolation: str | None = _option(
+        "--require-isolation",
+        type=click.Choice(REQUIRE_CHOICES),
+        help="Refuse to grade (exit 2) unless the worker gets at least this isolation: "
+        "landlock = Landlock file allow-list and seccomp; bwrap = bubblewrap namespaces.",
+    )
+    public_only: bool = _option(
+        "--public-only", default=False, is_flag=True, help="Run only the public tests."
+    )
+    select: str | None = _option(
+        "-k",
+        help="Only tests whose name matches (pytest -k syntax, case-insensitive): the name "
+        "the report shows, or the test function's.",
+    )
+    verbose: bool = _option(
+        "--verbose", "-v", default=False, is_flag=True, help="Show skipped tests' reasons."
+    )
+    fmt: str = _option(
+        "--format",
+        default="text",
+        type=click.Choice(FORMAT_CHOICES),
+        show_default=True,
+        help="classroom: GitHub Actions step output, annotations and job summary; junit: "
+        "JUnit XML; gradescope: results.json; json: the scorecard on stdout.",
+    )
+    output: Path | None = _option(
+        "--output",
+        "-o",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="File for --format junit/gradescope/json (default junit.xml, results.json, "
+        "stdout); for classroom, a copy of the reporter payload.",
+    )
+
+    def options(self) -> Options:
+        """The runner's options for these arguments."""
+        from grader.judge.runner import Options
+
+        return Options(
+            device=self.device,
+            seed=self.seed,
+            isolation=self.isolation,
+            visibilities=("public",) if self.public_only else ("public", "hidden"),
+            select=self.select,
+            require_isolation=self.require_isolation,
+        )
+
+    def check_writable(self) -> None:
+        """Before grading starts: a scorecard or report that cannot be written is a usage
+        error, not the end of a whole grading run."""
+        from grader.judge.scorecard import check_writable
+
+        for path, flag, what in (
+            (self.json_path, "--json", "scorecard"),
+            (self.output, "--output", "output"),
+        ):
+            if path is None:
+                continue
+            try:
+                check_writable(path)
+            except OSError as exc:
+                raise GraderError(
+                    f"cannot write the {what} to {path} ({exc.strerror}): pass {flag} with a "
+                    "writable file path"
+                ) from None
+
+
+def grading_options(fn: Callable[[GradeArgs], Any]) -> Callable[..., Any]:
+    """Give a command every :class:`GradeArgs` option; it is called with one ``GradeArgs``."""
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> Any:
+        return fn(GradeArgs(**kwargs))
+
+    for f in reversed(dataclasses.fields(GradeArgs)):
+        command = click.option(*f.metadata["decls"], f.name, **f.metadata["attrs"])(command)
+    return command
 
 
 def _guard(fn: Callable[..., int]) -> Callable[..., None]:
@@ -180,65 +211,15 @@ def _cleanup() -> None:
         cleanup()
 
 
-def _write(card: Any, json_path: Path) -> None:
-    from grader.judge.scorecard import write_atomic
+def grade_one(ex: Exercise, args: GradeArgs) -> int:
+    """Grade ``ex`` and write its scorecard whatever happens (:mod:`grader.platforms.formats`)."""
+    from grader.platforms import formats
 
-    try:
-        write_atomic(json_path, card)
-    except OSError as exc:
-        raise GraderError(f"cannot write the scorecard to {json_path}: {exc.strerror}") from None
-
-
-def grade_one(
-    name: str,
-    submission: Path,
-    json_path: Path,
-    device: str,
-    seed: int | None,
-    isolation: str,
-    require_isolation: str | None,
-    public_only: bool,
-    select: str | None,
-    verbose: bool,
-    fmt: str = "text",
-    output: Path | None = None,
-) -> int:
-    from grader.judge import exercises, interrupts, runner
-    from grader.judge.report import render
-
-    ex = exercises.find(name)
-    opts = _options(device, seed, isolation, public_only, select, require_isolation)
-    _check_writable(json_path, "--json", "scorecard")
-    _check_writable(output, "--output", "output")
-    if fmt != "text":  # machine formats: always leave a valid result behind
-        from grader.platforms import formats
-
-        card, errors = formats.grade_exercise(ex, submission, opts)
-        code = formats.emit(card, fmt, output, json_path=json_path, verbose=verbose, errors=errors)
-        return interrupts.exit_code() if card.interrupted else code
-    if not submission.exists():
-        card = runner.failed_card(ex, submission, opts, f"{submission} does not exist")
-        _write(card, json_path)
-        raise GraderError(
-            f"{submission} does not exist: pass --submission with your exercises folder or file"
-        )
-    try:
-        card = runner.grade(runner.prepare(ex, submission, opts), opts)
-    except GraderError as exc:
-        _write(runner.failed_card(ex, submission, opts, str(exc)), json_path)
-        raise
-    except KeyboardInterrupt:
-        _cleanup()
-        reason = "interrupted before any test finished"
-        _write(runner.failed_card(ex, submission, opts, reason, interrupted=True), json_path)
-        raise
-    _write(card, json_path)
-    click.echo(render(card, verbose=verbose))
-    click.echo(f"scorecard: {json_path}")
-    if card.interrupted:
-        click.echo("interrupted: the scorecard holds the tests that finished", err=True)
-        return interrupts.exit_code()
-    return EXIT_PASSED if card.passed else EXIT_FAILED
+    args.check_writable()
+    card, errors = formats.grade_exercise(ex, args.submission, args.options())
+    return formats.emit(
+        card, args.fmt, args.output, json_path=args.json_path, verbose=args.verbose, errors=errors
+    )
 
 
 class ExerciseGroup(click.Group):
@@ -267,12 +248,17 @@ class ExerciseGroup(click.Group):
             ex = exercises.find(cmd_name)
         except GraderError as exc:
             raise click.UsageError(str(exc), ctx) from None
+        named = Path(cmd_name)  # `grade exercises/ex03_gradient_clipping.ipynb`: that file
+        implied = named if named.is_file() else None
 
         @click.command(name=cmd_name, help=f"Grade {ex.id}: {ex.title}.")
         @grading_options
         @_guard
-        def grade_exercise(**kwargs: Any) -> int:
-            return grade_one(ex.id, **kwargs)
+        def grade_exercise(args: GradeArgs) -> int:
+            source = click.get_current_context().get_parameter_source("submission")
+            if implied is not None and source == click.core.ParameterSource.DEFAULT:
+                args = dataclasses.replace(args, submission=implied)
+            return grade_one(ex, args)
 
         return grade_exercise
 
@@ -280,70 +266,41 @@ class ExerciseGroup(click.Group):
         super().format_commands(ctx, formatter)
         with formatter.section("Exercises"):
             formatter.write_text(
-                "grade exercise-N (or N, or its slug) grades one exercise; see `grade list`."
+                "grade exercise-N (or N, exN, its slug, or the path of its file) grades one "
+                "exercise; see `grade list`."
             )
 
 
 @click.group(cls=ExerciseGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="trainloop-grader")
+@click.version_option(__version__, prog_name="trainloop-grader")
 def main() -> None:
     """Grade exercises of *Learn the Training Loop with PyTorch*.
 
     Student code runs in a sandboxed worker process; the score is decided outside it.
+    Exit codes: 0 every test passed, 1 some test failed, 2 could not grade.
     """
 
 
 @main.command(name="all")
 @grading_options
 @_guard
-def grade_all(
-    submission: Path,
-    json_path: Path,
-    device: str,
-    seed: int | None,
-    isolation: str,
-    require_isolation: str | None,
-    public_only: bool,
-    select: str | None,
-    verbose: bool,
-    fmt: str,
-    output: Path | None,
-) -> int:
+def grade_all(args: GradeArgs) -> int:
     """Grade every exercise and write one scorecard with the grand total."""
-    from grader.judge import exercises, interrupts, runner
-    from grader.judge.report import render_bundle
+    from grader.judge import exercises
+    from grader.platforms import formats
 
-    opts = _options(device, seed, isolation, public_only, select, require_isolation)
-    _check_writable(json_path, "--json", "scorecard")
-    _check_writable(output, "--output", "output")
-    if fmt != "text":  # machine formats: always leave a valid result behind
-        from grader.platforms import formats
-
-        bundle, errors = formats.grade_every(list(exercises.all_exercises()), submission, opts)
-        code = formats.emit(
-            bundle, fmt, output, json_path=json_path, verbose=verbose, errors=errors
-        )
-        return interrupts.exit_code() if bundle.interrupted else code
-    if not submission.exists():
-        raise GraderError(f"{submission} does not exist: pass --submission with your folder")
-    try:
-        runner.check_isolation(opts)
-        bundle, errors = runner.grade_many(list(exercises.all_exercises()), submission, opts)
-    except KeyboardInterrupt:  # before any exercise started: still a scorecard, saying so
-        _cleanup()
-        _write(runner.interrupted_bundle(opts), json_path)
-        raise
-    _write(bundle, json_path)
-    click.echo(render_bundle(bundle, verbose=verbose))
-    click.echo(f"scorecard: {json_path}")
-    for err in errors:
-        click.echo(click.style("error: ", fg="red", bold=True) + err, err=True)
-    if bundle.interrupted:
-        click.echo("interrupted: the scorecard holds the exercises that finished", err=True)
-        return interrupts.exit_code()
-    if errors:
-        return EXIT_ERROR
-    return EXIT_PASSED if all(c.passed for c in bundle.exercises) else EXIT_FAILED
+    args.check_writable()
+    bundle, errors = formats.grade_every(
+        list(exercises.all_exercises()), args.submission, args.options()
+    )
+    return formats.emit(
+        bundle,
+        args.fmt,
+        args.output,
+        json_path=args.json_path,
+        verbose=args.verbose,
+        errors=errors,
+    )
 
 
 @main.command(name="list")

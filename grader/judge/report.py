@@ -80,7 +80,19 @@ def isolation_warning(cards: list[Scorecard]) -> list[str]:
     return [click.style(f"{WEAK} (missing: {', '.join(missing)})", fg="yellow", bold=True)]
 
 
+def not_graded(card: Scorecard) -> str:
+    """The first line of why ``card``'s submission could not be graded ("" when it was):
+    repeated under the score, where it cannot scroll away."""
+    error = (card.submission.error or "").strip()
+    return error.splitlines()[0] if error else ""
+
+
 def render(card: Scorecard, *, verbose: bool = False, warn: bool = True) -> str:
+    """The terminal report of one exercise: every test, then why tests failed, then the score.
+
+    A submission that could not be graded at all (a syntax error, a notebook that will not
+    load, no file) gets its reason at the top and again under the score; its tests, which all
+    fail for that one reason, are one line (each of them with ``verbose``)."""
     lines = isolation_warning([card]) if warn else []
     lines.append(click.style(f"{card.exercise} - {card.title}", bold=True))
     lines.append(f"submission: {card.submission.path}")
@@ -91,8 +103,21 @@ def render(card: Scorecard, *, verbose: bool = False, warn: bool = True) -> str:
         lines.append(f"note: {note}")
     lines += _integrity(card)
     lines.append("")
+    unrun = [t for t in card.tests if t.status != "skipped" and t.message == card.submission.error]
+    folded = {id(t) for t in unrun} if card.submission.error and len(unrun) > 1 else set()
+    if verbose:
+        folded = set()
+    if folded:
+        label, color = MARKS["failed"]
+        worth = _points(sum(t.max_score for t in unrun))
+        lines.append(
+            f"  {click.style(f'{label:<5}', fg=color)} {'0/' + worth:>7}  all {len(unrun)} "
+            "tests: not run, the submission could not be graded (see above)"
+        )
     for t in card.tests:
         if t.status == "skipped" and not verbose:
+            continue
+        if id(t) in folded:
             continue
         label, color = MARKS[t.status]
         pts = "" if t.status == "skipped" else f"{_points(t.score)}/{_points(t.max_score)}"
@@ -123,6 +148,8 @@ def render(card: Scorecard, *, verbose: bool = False, warn: bool = True) -> str:
     extra = f"  [{', '.join(by_vis)}]" if by_vis else ""
     color = "green" if card.passed else "red"
     lines.append(click.style(total, bold=True, fg=color) + extra)
+    if not_graded(card):
+        lines.append(click.style(f"not graded: {not_graded(card)}", fg="red", bold=True))
     if skipped:
         reasons = sorted({t.message for t in card.tests if t.status == "skipped"})
         lines.append(f"{skipped} test(s) skipped, not counted: {'; '.join(reasons)}")
@@ -135,13 +162,21 @@ def render(card: Scorecard, *, verbose: bool = False, warn: bool = True) -> str:
 
 
 def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
+    """Every exercise's report, then a summary table with the grand total. When no exercise
+    could be graded, for one reason (the folder does not exist, or holds no exercise file),
+    that reason is said once, under the total, instead of ten times."""
     warning = isolation_warning(bundle.exercises)
-    parts = [*warning, *(render(c, verbose=verbose, warn=False) for c in bundle.exercises)]
+    reasons = {not_graded(c) for c in bundle.exercises}
+    shared = reasons.pop() if len(reasons) == 1 and len(bundle.exercises) > 1 else ""
+    renders = [] if shared else [render(c, verbose=verbose, warn=False) for c in bundle.exercises]
+    parts = [*warning, *renders]
     table = ["", click.style("Summary", bold=True)]
     width = max((len(c.title) for c in bundle.exercises), default=0)
     for c in bundle.exercises:
+        why = f"  not graded: {not_graded(c)}" if not_graded(c) and not shared else ""
         table.append(
             f"  {c.exercise:<12} {c.title:<{width}} {_points(c.score):>6}/{_points(c.max_score)}"
+            + why
         )
     pct = 100 * bundle.score / bundle.max_score if bundle.max_score else 0.0
     table.append(
@@ -149,4 +184,6 @@ def render_bundle(bundle: Bundle, *, verbose: bool = False) -> str:
             f"Total: {_points(bundle.score)}/{_points(bundle.max_score)} ({pct:.0f}%)", bold=True
         )
     )
+    if shared:
+        table.append(click.style(f"not graded: {shared}", fg="red", bold=True))
     return "\n\n".join(parts) + "\n" + neutralise("\n".join(table))

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.judge.exercises import Exercise, file_glob
+from grader.judge.exercises import FILE_SUFFIXES, Exercise, file_glob
 from grader.judge.notebook_source import MAX_NOTEBOOK_BYTES, NotebookError, notebook_to_python
 
 MAX_SOURCE_BYTES = 2 << 20
@@ -74,6 +74,14 @@ def resolve(ex: Exercise, root: Path) -> Resolved:
             root, error=f"{root} is not a Python file (.py), a notebook (.ipynb) or a folder"
         )
     return vet(Resolved(root, file=root))
+
+
+def exercise_files(folder: Path) -> list[Path]:
+    """The files in ``folder`` that could be some exercise's submission (``exNN_*.py`` or
+    ``.ipynb``): none means the student pointed at the wrong folder."""
+    return sorted(
+        p for suffix in FILE_SUFFIXES for p in folder.glob(file_glob(None, suffix)) if p.is_file()
+    )
 
 
 def _more_work_in(notebook: Path, *, than: Path, ex: Exercise) -> bool:

@@ -36,7 +36,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
-from grader.judge.scorecard import Bundle, Scorecard, TestResult
+from grader.judge.scorecard import Bundle, Scorecard, TestResult, write_text_atomic
 from grader.platforms.common import cards, clip, counted, js_number, neutralise, points
 
 MAX_UNITS = 2000
@@ -295,8 +295,7 @@ def emit(
     if env.get("GITHUB_STEP_SUMMARY"):
         _append(env["GITHUB_STEP_SUMMARY"], _fitted_summary(card))
     if payload_path is not None:
-        payload_path.parent.mkdir(parents=True, exist_ok=True)
-        payload_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(payload_path, json.dumps(payload, indent=2) + "\n")
     token = secrets.token_hex(16)
     body = [report, *(f"error: {e}" for e in errors)]
     out.write(f"::stop-commands::{token}\n")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from grader.judge.sandbox.modes import MODES
 from grader.platforms.gradescope import (
     DEFAULT_TIME_LIMIT_S,
     DEFAULT_VISIBILITY,
@@ -37,7 +38,7 @@ from grader.platforms.gradescope import (
 @click.option("--public-only", is_flag=True, help="Run only the public tests.")
 @click.option(
     "--isolation",
-    type=click.Choice(["auto", "bwrap", "unshare", "process"]),
+    type=click.Choice(("auto", *MODES)),
     default="auto",
     show_default=True,
     help="Sandbox for student code; auto picks the strongest the Gradescope image allows.",

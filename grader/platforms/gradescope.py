@@ -34,6 +34,7 @@ from typing import Any
 
 import click
 
+from grader.judge.sandbox.modes import MODES
 from grader.judge.scorecard import Bundle, Scorecard, write_text_atomic
 from grader.platforms.common import cards, counted, expected_points, js_number, points
 
@@ -217,9 +218,7 @@ def grade_submission(
 @click.option("--exercise", "exercise_names", multiple=True, help="Grade only these (repeat).")
 @click.option("-k", "select", default=None, help="Only tests whose name matches (pytest -k).")
 @click.option("--public-only", is_flag=True, help="Run only the public tests.")
-@click.option(
-    "--isolation", type=click.Choice(["auto", "bwrap", "unshare", "process"]), default="auto"
-)
+@click.option("--isolation", type=click.Choice(("auto", *MODES)), default="auto")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 def run_command(
     root: Path,
