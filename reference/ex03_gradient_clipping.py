@@ -18,10 +18,11 @@ FORBIDDEN = [
     "torch.nn.utils.clip_grad._clip_grads_with_norm_",
 ]
 # The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
-# student code runs. The file may import the course baseline (grader/judge/audit/policy.py,
-# each module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what else it may not touch, however spelled (".name": any attribute of
-# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
-# student reads next to a use of FORBIDDEN or "extras".
+# student code runs. The file may import the course baseline (grader/judge/audit/policy.py, each
+# module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what
+# else it may not touch, however spelled (".name": any attribute of that name; "a.b": that module
+# or API and everything under it). "why" and "instead": what the student reads next to a use of
+# FORBIDDEN or "extras".
 AUDIT = {
     "extras": [],
     "why": "exercise-3 is writing gradient clipping yourself",

@@ -31,10 +31,11 @@ FORBIDDEN = [
     "torch.optim.lr_scheduler.ReduceLROnPlateau",
 ]
 # The judge's source audit (grader/judge/audit/) reads this literal, like FORBIDDEN, before any
-# student code runs. The file may import the course baseline (grader/judge/audit/policy.py,
-# each module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what else it may not touch, however spelled (".name": any attribute of
-# that name; "a.b": that module or API and everything under it). "why" and "instead": what the
-# student reads next to a use of FORBIDDEN or "extras".
+# student code runs. The file may import the course baseline (grader/judge/audit/policy.py, each
+# module with its public submodules), plus "imports_add", minus "imports_drop". "extras": what
+# else it may not touch, however spelled (".name": any attribute of that name; "a.b": that module
+# or API and everything under it). "why" and "instead": what the student reads next to a use of
+# FORBIDDEN or "extras".
 AUDIT = {
     # SWALR with anneal_strategy="cos" is cosine annealing under another name
     "extras": ["torch.optim.swa_utils"],
