@@ -3,7 +3,6 @@ covered. Real files are graded; the assertions are on the scorecard's messages."
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
@@ -107,11 +106,6 @@ def test_student_names_read_as_a_phrase():
     assert client.names_text([]) == "your code"
 
 
-@pytest.mark.xfail(
-    not hasattr(plugin.GraderPlugin, "pytest_collection_modifyitems"),
-    reason="needs the plugin to add each test's title to its -k keywords",
-    strict=True,
-)
 def test_k_matches_the_names_the_report_shows(tmp_path):
     """`grade 3 -k Figure`: no test function is called that, but the report's titles are."""
     out = tmp_path / "out.json"

@@ -33,6 +33,7 @@ from grader.judge.needs import defined_names, scenario_needs
 from grader.judge.sandbox.view import remove_tree
 from grader.judge.sandbox.zygote import Zygote, ZygoteError
 from grader.protocol.codec import ProtocolError
+from grader.protocol.messages import ErrorKind, Op
 
 _LIVE: set[WorkerClient] = set()  # closed on exit or interrupt (strong: never lost to gc)
 
@@ -104,11 +105,11 @@ class WorkerClient:
             return None
         return defined_names(self.spec.source.decode("utf-8", "replace"))
 
-    def subject(self, op: str, name: str, data: Any, needs: Iterable[str] = ()) -> str:
+    def subject(self, op: Op, name: str, data: Any, needs: Iterable[str] = ()) -> str:
         """Who a request runs, in the student's words: a call's function, or the student
         functions and classes a scenario (the grader's own harness code) runs -- decided by
         the judge from the scenario's source, its name and its data, as for voiding."""
-        if op == "call":
+        if Op(op) is Op.CALL:
             return name
         kwargs = data if isinstance(data, dict) else {}
         found = scenario_needs(self.spec.module, name, kwargs, self._defined) | set(needs)
@@ -143,7 +144,7 @@ class WorkerClient:
         self._load_sent_at = time.monotonic()
         try:
             self.channel.send(
-                {"op": "load", "forbidden": list(self.spec.forbidden), "threads": 1},
+                {"op": Op.LOAD.value, "forbidden": list(self.spec.forbidden), "threads": 1},
                 self._load_sent_at + SEND_TIMEOUT_S,
             )
         except (ChannelTimeout, ChannelClosed):
@@ -262,7 +263,7 @@ class WorkerClient:
                 raise
             if not reply["ok"]:
                 err = reply.get("error") or {}
-                if err.get("kind") == "import":
+                if err.get("kind") == ErrorKind.IMPORT:
                     self.spec.unusable = import_message(self.file_name, err)
                     self.close_worker()
                     raise SubmissionUnusable(self.spec.unusable)
@@ -271,7 +272,7 @@ class WorkerClient:
         return self.loaded
 
     def request(
-        self, op: str, name: str, timeout: float, needs: tuple[str, ...] = (), **payload: Any
+        self, op: Op, name: str, timeout: float, needs: tuple[str, ...] = (), **payload: Any
     ) -> dict[str, Any]:
         """Run a ``call`` or ``scenario`` request and return the worker's reply.
 
@@ -279,7 +280,8 @@ class WorkerClient:
         again: calls to it, and scenarios that declare they need it, fail at once, so one
         endless loop cannot cost every test its full timeout.
         """
-        key = name if op == "call" else f"scenario {name!r}"  # what losses are counted by
+        op = Op(op)  # a plain "call" from a test or a tool is the same request
+        key = name if op is Op.CALL else f"scenario {name!r}"  # what losses are counted by
         what = self.subject(op, name, payload.get("kwargs"), needs)
         for counted in (key, *needs):
             lost = self.losses.get(counted, [])
@@ -293,12 +295,12 @@ class WorkerClient:
         # training loop): say so, or the student hunts for one slow call.
         late = (
             ""
-            if op == "call"
+            if op is Op.CALL
             else f"did not finish within {timeout:g} s (the limit for all of this test's calls "
             f"to {what} together, not for one call)"
         )
         try:
-            reply = self._exchange({"op": op, "name": name, **payload}, timeout, what, late)
+            reply = self._exchange({"op": op.value, "name": name, **payload}, timeout, what, late)
         except WorkerLost as exc:
             self.losses.setdefault(key, []).append(exc.message)
             self.start()  # a fresh worker warms up while the judge moves on
@@ -398,20 +400,20 @@ def error_from_reply(what: str, err: dict[str, Any], file_name: str) -> Failure:
     kind = err.get("kind")
     frames = err.get("traceback") or []
     tb = ("\nin your code:\n  " + "\n  ".join(str(f) for f in frames)) if frames else ""
-    if kind == "not_implemented":
+    if kind == ErrorKind.NOT_IMPLEMENTED:
         inner = _raised_in(frames)
         at = f" in {inner}" if inner and inner != what else ""
         return NotImplementedYet(
             f"{what} is not implemented yet (it raised NotImplementedError{at})"
         )
-    if kind == "missing":
+    if kind == ErrorKind.MISSING:
         return StudentError(
             f"your file {file_name} has no {err.get('message')!s}: define it with the name and "
             "signature given in the exercise"
         )
-    if kind == "bad_return":
+    if kind == ErrorKind.BAD_RETURN:
         return StudentError(f"{what} {err.get('message')}")
-    if kind == "protocol":
+    if kind == ErrorKind.PROTOCOL:
         return StudentError(f"{what}: the worker rejected the request ({err.get('message')})")
     if err.get("type") == "TypeError" and "argument" in str(err.get("message")):
         return StudentError(

@@ -38,6 +38,7 @@ from grader.judge.failures import Failure
 from grader.judge.needs import scenario_needs
 from grader.judge.scorecard import Integrity, TestResult
 from grader.protocol.codec import AsIter, tensors_in
+from grader.protocol.messages import Op
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -89,7 +90,7 @@ class StudentProxy:
         self._calls.use(name)
         args = [AsIter(list(a)) if isinstance(a, Iterator) else a for a in args]
         sent = tensors_in((args, kwargs))
-        reply = self._client.request("call", name, self._timeout, args=args, kwargs=kwargs)
+        reply = self._client.request(Op.CALL, name, self._timeout, args=args, kwargs=kwargs)
         after = reply.get("args_after") or []
         if len(after) != len(sent):
             raise Failure(
@@ -115,7 +116,7 @@ class StudentProxy:
         known = scenario_needs(calls.module, name, kwargs, calls.defined) | set(needs)
         for needed in sorted(known):  # the judge's own list; the worker's report only adds
             calls.use(needed)
-        reply = self._client.request("scenario", name, timeout, needs=needs, kwargs=kwargs)
+        reply = self._client.request(Op.SCENARIO, name, timeout, needs=needs, kwargs=kwargs)
         for used in reply["used"]:
             calls.use(used)
         missing = sorted(known - calls.defined) if calls.defined is not None else []
@@ -219,10 +220,14 @@ class GraderPlugin:
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "device" in metafunc.fixturenames:
-            params = lifecycle.device_params(
-                metafunc.definition, self.devices, self.cuda_available
-            )
+            params = lifecycle.device_params(metafunc.definition, self.devices, self.cuda_available)
             metafunc.parametrize("device", params)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """``grade -k`` also matches the titles the report shows, before pytest deselects."""
+        for item in items:
+            item.extra_keyword_matches.add(lifecycle.title_of(item))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
