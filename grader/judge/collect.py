@@ -59,7 +59,7 @@ class _PointCounter:
 def _inputs(exercises: Iterable[Exercise]) -> list[Path]:
     """Every file the count depends on: the suites, their helpers, the pytest config."""
     files = [p for ex in exercises for p in ex.suites().values()]
-    files += sorted((SUITES_DIR / "support").glob("*.py"))
+    files += sorted((SUITES_DIR / "support").rglob("*.py"))
     files.append(SUITES_DIR / "pytest.ini")
     return [p for p in files if p.is_file()]
 

@@ -4,8 +4,9 @@ The worker may read only what it needs to run:
 
 - the interpreter, the standard library and the shared libraries Python and torch load;
 - the site-packages entries of torch, numpy and their dependencies (nothing else installed);
-- a *worker view* of the grader: ``grader/protocol``, ``grader/worker`` and this exercise's
-  scenario module, copied into a folder the judge owns -- never ``judge/``, ``suites/``,
+- a *worker view* of the grader: ``grader/protocol``, ``grader/worker``, the course building
+  blocks both sides share (``grader/worker/scenarios/common``) and this exercise's scenario
+  module, copied into a folder the judge owns -- never ``judge/``, ``suites/``,
   ``reference/``, ``instructor/``, ``solutions/``, ``tests/`` or any ``.git``;
 - the submission, copied into that view (read-only);
 - its own scratch folder, the only place it may write.
