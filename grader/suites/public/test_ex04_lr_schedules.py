@@ -78,7 +78,7 @@ def test_warmup_cosine_matches_torch(student, args, kwargs):
 def test_warmup_cosine_rejects_impossible_warmups(student):
     """warmup_cosine raises ValueError for warmup_steps < 1 or total_steps <= warmup_steps"""
     for args in ([0, 1.0, 0, 10], [0, 1.0, 10, 10], [0, 1.0, 12, 10]):
-        got = run(student, "outcome_warmup_cosine", "warmup_cosine", args=args, kwargs={})
+        got = run(student, "outcome_warmup_cosine", args=args, kwargs={})
         if got.get("raised") != "ValueError":
             what = (
                 f"raised {got['raised']} ({got['message']})"

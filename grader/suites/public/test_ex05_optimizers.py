@@ -143,7 +143,7 @@ def test_zero_grad(student, seed, name):
     values = [torch.randn(3, generator=gen, dtype=torch.float64) for _ in range(2)]
     grads = [torch.randn(3, generator=gen, dtype=torch.float64) for _ in range(2)]
     kwargs = {"lr": 0.01} if name == "SGD" else {}
-    got = in_worker(student, f"zero_grad_{name}", name, values=values, grads=grads, kwargs=kwargs)
+    got = in_worker(student, f"zero_grad_{name}", values=values, grads=grads, kwargs=kwargs)
     for i, g in enumerate(got["default"]):
         if g is not None:
             raise Failure(

@@ -18,7 +18,7 @@ import torch
 
 from grader.judge import checks
 from grader.judge.expectations import answers
-from grader.judge.failures import Failure, StudentError
+from grader.judge.failures import Failure
 
 REL = 1e-12  # tolerance: REL * base_lr absolute, plus REL relative
 FIGURE_REL = 1e-3  # course figures are printed with 3-4 significant digits
@@ -78,19 +78,16 @@ def reference_curve(
 
 
 # -- calling the student ---------------------------------------------------------------------
-def run(student: Any, scenario: str, label: str, **data: Any) -> Any:
-    """``student.scenario(...)``, with errors naming the student's function or class."""
-    try:
-        return student.scenario(scenario, timeout=20, **data)
-    except StudentError as exc:
-        message = exc.message.replace(f"scenario {scenario!r}", label)
-        raise type(exc)(message, exc.hint) from None
+def run(student: Any, scenario: str, **data: Any) -> Any:
+    """``student.scenario(...)`` with this exercise's time limit (the judge's own messages
+    name the student's function or class)."""
+    return student.scenario(scenario, timeout=20, **data)
 
 
 def student_curve(
     student: Any, name: str, steps: Sequence[int], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> list[float]:
-    got = run(student, f"curve_{name}", name, steps=list(steps), args=list(args), kwargs=kwargs)
+    got = run(student, f"curve_{name}", steps=list(steps), args=list(args), kwargs=kwargs)
     return [number(v, f"{name}({call_text(s, args, kwargs)})") for s, v in zip(steps, got)]
 
 

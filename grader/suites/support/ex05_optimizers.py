@@ -26,7 +26,7 @@ import torch
 
 from grader.judge import checks
 from grader.judge.expectations import ahead, answers, recording_hints
-from grader.judge.failures import Failure, StudentError
+from grader.judge.failures import Failure
 
 _answers = answers("support.ex05_optimizers", cpu_results=["simulate"])
 # torch.optim's trajectory for a case: per parameter, its values after every step.
@@ -147,13 +147,10 @@ def make_case(
 
 
 # -- running ---------------------------------------------------------------------------------
-def in_worker(student: Any, scenario: str, label: str, **data: Any) -> Any:
-    """``student.scenario(...)``, with errors naming the student's class instead."""
-    try:
-        return student.scenario(scenario, timeout=30, **data)
-    except StudentError as exc:
-        message = exc.message.replace(f"scenario {scenario!r}", label)
-        raise type(exc)(message, exc.hint) from None
+def in_worker(student: Any, scenario: str, **data: Any) -> Any:
+    """``student.scenario(...)`` with this exercise's time limit (the judge's own messages
+    name the student's class)."""
+    return student.scenario(scenario, timeout=30, **data)
 
 
 def run_student(student: Any, case: Case, resume_at: int | None = None) -> dict[str, Any]:
@@ -161,7 +158,6 @@ def run_student(student: Any, case: Case, resume_at: int | None = None) -> dict[
     return in_worker(
         student,
         f"trajectory_{case.optimizer}",
-        case.optimizer,
         groups=case.groups,
         kwargs=case.kwargs,
         grads=case.grads,
