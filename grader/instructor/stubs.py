@@ -32,9 +32,9 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.judge import exercises
 from grader.judge.failures import GraderError
 
-SOLUTION_NAME = re.compile(r"^ex(\d\d)_([a-z0-9_]+)\.py$")
 BEGIN = re.compile(r"^#+\s*BEGIN SOLUTION\s*$")
 END = re.compile(r"^#+\s*END SOLUTION\s*$")
 ANSWER_IMPORT = "# noqa: F401 (used by the solution bodies)"
@@ -53,16 +53,17 @@ class Region:
 
 
 def exercise_number(path: Path) -> int:
-    m = SOLUTION_NAME.match(path.name)
-    if not m:
+    parsed = exercises.parse_file_name(path.name)
+    if parsed is None or parsed[2] != ".py":
         raise StubError(f"{path.name}: solution files are named exNN_<slug>.py")
-    return int(m.group(1))
+    return parsed[0]
 
 
 def solution_files(root: Path) -> list[Path]:
     """Every ``solutions/exNN_<slug>.py`` of the repository at ``root``, in exercise order."""
     folder = root / "solutions"
-    return sorted(p for p in folder.glob("ex*_*.py") if SOLUTION_NAME.match(p.name))
+    found = folder.glob(exercises.file_glob())
+    return sorted(p for p in found if exercises.parse_file_name(p.name))
 
 
 def stub_path(root: Path, solution: Path) -> Path:

@@ -8,14 +8,11 @@ there is *not found* -- listed as such, never graded as a row of zeros.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from grader.judge.exercises import Exercise
+from grader.judge.exercises import Exercise, parse_file_name
 from grader.judge.notebook_source import MAX_NOTEBOOK_BYTES
 from grader.judge.submission import MAX_SOURCE_BYTES
-
-EXERCISE_FILE = re.compile(r"^ex(\d\d)_[A-Za-z0-9_]+\.(py|ipynb)$")
 
 
 @dataclass
@@ -33,7 +30,7 @@ def _candidates(paths: dict[str, int]) -> list[str]:
     at_root = [p for p in paths if "/" not in p]
     wrapper = sorted(tops - {"exercises", ".github"})
     found = ["exercises", ""]
-    if len(wrapper) == 1 and not any(EXERCISE_FILE.match(p) for p in at_root):
+    if len(wrapper) == 1 and not any(parse_file_name(p) for p in at_root):
         found += [f"{wrapper[0]}/exercises", wrapper[0]]
     return found
 
@@ -46,9 +43,9 @@ def _in_folder(paths: dict[str, int], folder: str) -> dict[str, int]:
         if not path.startswith(prefix):
             continue
         name = path[len(prefix) :]
-        m = EXERCISE_FILE.match(name)
-        if m and "/" not in name:
-            found[name] = int(m.group(1))
+        parsed = parse_file_name(name)
+        if parsed and "/" not in name:
+            found[name] = parsed[0]
     return found
 
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.judge.exercises import file_glob, parse_file_name
 from grader.judge.failures import GraderError
 
 URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
@@ -60,7 +61,9 @@ def load(source: Path) -> list[Entry]:
 
 
 def _looks_like_one_repository(folder: Path) -> bool:
-    return (folder / "exercises").is_dir() or any(folder.glob("ex[0-9][0-9]_*.py"))
+    if (folder / "exercises").is_dir():
+        return True
+    return any(parse_file_name(p.name) for p in folder.glob(file_glob()))
 
 
 def _from_folder(folder: Path) -> list[Entry]:
