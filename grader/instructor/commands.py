@@ -14,6 +14,7 @@ import click
 
 from grader.cli import EXIT_FAILED, EXIT_PASSED, _guard
 from grader.judge.failures import GraderError
+from grader.judge.sandbox.modes import MODES
 
 if TYPE_CHECKING:  # imported lazily: `grade --help` should not load the judge
     from grader.judge.exercises import Exercise
@@ -71,7 +72,7 @@ def stubs_command(check: bool) -> int:
 @click.option("--seed", type=int, default=None, help="Seed for hidden tests' inputs.")
 @click.option(
     "--isolation",
-    type=click.Choice(["auto", "bwrap", "unshare", "process"]),
+    type=click.Choice(("auto", *MODES)),
     default="auto",
     show_default=True,
     help="Sandbox for the graded files.",
@@ -170,7 +171,7 @@ def _sweep(root: Path, exercises: list[Exercise], opts: Options, count: int) -> 
 )
 @click.option(
     "--isolation",
-    type=click.Choice(["auto", "bwrap", "unshare", "process"]),
+    type=click.Choice(("auto", *MODES)),
     default="auto",
     show_default=True,
     help="Sandbox for the solutions graded to record the public tests' answers.",

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import grader
+from grader.judge import interrupts
 from grader.judge.exercises import Exercise
 from grader.judge.failures import GraderError
 from grader.judge.scorecard import Bundle, Scorecard, write_atomic
 from grader.regrade import answers, cache, integrity, records, roster
-from grader.regrade.engine import DaskEngine, Engine, LocalEngine, terminate_as_interrupt
+from grader.regrade.engine import DaskEngine, Engine, LocalEngine
 from grader.regrade.plan import Plan, Settings, make_plan
 from grader.regrade.progress import reporter
 from grader.regrade.similarity import Match
@@ -165,9 +166,9 @@ def run(opts: ClassOptions) -> Outcome:
         progress.advance(plan.record)
 
     interrupted = False
+    interrupts.install()  # SIGTERM stops the class like Ctrl-C; `grade class` exits 143
     try:
-        with terminate_as_interrupt():
-            engine.run(jobs, done)
+        engine.run(jobs, done)
     except KeyboardInterrupt:
         interrupted = True
     finally:

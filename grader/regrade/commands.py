@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING
 import click
 
 from grader.cli import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, _guard
+from grader.judge import interrupts
 from grader.judge.failures import GraderError
+from grader.judge.sandbox.modes import MODES
 
 if TYPE_CHECKING:
     from grader.judge.exercises import Exercise
     from grader.regrade.classrun import Outcome
 
 RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
-EXIT_INTERRUPTED = 130
 
 
 def parse_exercises(text: str | None) -> list[Exercise]:
@@ -125,7 +126,7 @@ def _print_outcome(outcome: Outcome, out: Path) -> None:
 )
 @click.option(
     "--isolation",
-    type=click.Choice(["auto", "bwrap", "unshare", "process"]),
+    type=click.Choice(("auto", *MODES)),
     default="auto",
     show_default=True,
 )
@@ -201,7 +202,7 @@ def class_command(
     outcome = classrun.run(opts)
     _print_outcome(outcome, out)
     if outcome.interrupted:
-        return EXIT_INTERRUPTED
+        return interrupts.exit_code()
     c = outcome.summary.counts
     return EXIT_FAILED if c.not_found or c.errors else EXIT_PASSED
 
