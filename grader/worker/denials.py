@@ -39,13 +39,14 @@ def install() -> None:
     for name in _PROCESS_STARTERS:
         if hasattr(os, name):
             setattr(os, name, _refuse(PROCESS))
-    subprocess.Popen._execute_child = _refuse(PROCESS)  # type: ignore[method-assign]
+    # _execute_child is CPython's private spawn hook: typeshed does not declare it.
+    subprocess.Popen._execute_child = _refuse(PROCESS)  # type: ignore[attr-defined]
 
     def no_socket(self: socket.socket, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError(NETWORK)
 
-    socket.socket.__init__ = no_socket  # type: ignore[method-assign]
-    socket.socketpair = _refuse(NETWORK)  # type: ignore[assignment]
+    socket.socket.__init__ = no_socket  # type: ignore[method-assign]  # replacing it is the point
+    socket.socketpair = _refuse(NETWORK)
     own = os.getpid()
     real_kill, real_killpg = os.kill, os.killpg
 

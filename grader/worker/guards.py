@@ -59,7 +59,8 @@ def builtin_key(obj: Any) -> tuple[str, str] | None:
     if owner is None or inspect.ismodule(owner):
         module = getattr(obj, "__module__", None) or getattr(owner, "__name__", "")
         return (str(module), name)
-    return (_defining_class(type(owner), name), name)
+    owner_cls: type = type(owner)  # type(<Any>) is type[Any], which mypy will not hash
+    return (_defining_class(owner_cls, name), name)
 
 
 def _own_function(cls: type, member: Any) -> Any:
@@ -214,7 +215,7 @@ class Guard:
             self.active = False
             self.in_call = False
             sys.setprofile(None)
-            threading.setprofile(None)  # type: ignore[arg-type]
+            threading.setprofile(None)
             if tampered:
                 self._flag(TAMPERING)
 
@@ -256,7 +257,8 @@ def install_traps(guard: Guard, forbidden: list[str], student_file: str) -> list
                 init = original.__dict__.get("__init__")
                 if init is None or getattr(init, "__tlg_trap__", False):
                     continue
-                original.__init__ = _trap(init, why, guard, student_file)
+                # Replacing a forbidden class's __init__ (on the class itself) is the trap.
+                original.__init__ = _trap(init, why, guard, student_file)  # type: ignore[misc]
             elif callable(original) and not getattr(original, "__tlg_trap__", False):
                 setattr(parent, attr, _trap(original, why, guard, student_file))
             else:

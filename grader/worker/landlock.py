@@ -189,7 +189,7 @@ def _syscall(libc: ctypes.CDLL, number: int, *args: object) -> int:
     """Call ``syscall(2)``; return its result, or ``-errno`` on failure."""
     fn = libc.syscall
     fn.restype = ctypes.c_long
-    result = fn(ctypes.c_long(number), *args)
+    result: int = fn(ctypes.c_long(number), *args)  # restype c_long: a Python int
     if result < 0:
         return -ctypes.get_errno()
     return result

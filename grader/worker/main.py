@@ -31,7 +31,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from grader.protocol.codec import ProtocolError, encode, read_frame, tensors_in
 from grader.protocol.messages import ErrorKind, Op
@@ -157,7 +157,7 @@ class Worker:
             bad = [t for t in tensors_in(reply["result"]) if type(t) not in ALLOWED_TENSOR_TYPES]
             if bad:
                 reply = self.error_reply(
-                    "bad_return",
+                    ErrorKind.BAD_RETURN,
                     "TypeError",
                     f"returned an instance of {type(bad[0]).__name__}, a torch.Tensor subclass; "
                     "return a plain torch.Tensor",
@@ -217,14 +217,19 @@ def confine(config: dict[str, Any]) -> dict[str, Any]:
     rules = config.get("landlock")
     if rules:
         try:
-            grants = [landlock.Rule(str(path), str(access)) for path, access in rules]
+            # Rule() refuses an access level that is not a landlock.Access.
+            grants = [
+                landlock.Rule(str(path), cast(landlock.Access, str(access)))
+                for path, access in rules
+            ]
             applied["landlock_abi"] = landlock.restrict(grants).abi
         except Exception as exc:  # noqa: BLE001 - reported to the judge, which decides
             applied["landlock_error"] = f"{type(exc).__name__}: {exc}"
     import torch
 
     if config.get("cuda") and torch.cuda.is_available():
-        torch.cuda.init()  # the driver opens its devices and threads before seccomp
+        # The driver opens its devices and threads before seccomp.
+        torch.cuda.init()  # type: ignore[no-untyped-call]  # torch leaves init() unannotated
     try:
         importlib.import_module(f"grader.worker.scenarios.{config['scenarios']}")
     except ModuleNotFoundError:

@@ -42,8 +42,10 @@ class CappedText(io.TextIOBase):
         self.written = 0
         self.buffer = _CappedBytes(self)
 
+    # typeshed declares TextIOBase.encoding a writable attribute; at runtime it is a read-only
+    # descriptor of _io._TextIOBase (assigning it raises), so a property is the honest override.
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]
         return str(getattr(self._inner, "encoding", "utf-8"))
 
     def writable(self) -> bool:

@@ -40,7 +40,7 @@ import functools
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 SIMULATE_ENV = "TLG_SIMULATE_NO_SECCOMP"
 
@@ -57,7 +57,7 @@ _OPS = {"ne": _CMP_NE, "eq": _CMP_EQ, "masked_eq": _CMP_MASKED_EQ}
 
 CLONE_THREAD = 0x00010000
 S_IFMT = 0o170000
-OWN_PID = "own_pid"  # placeholder, replaced by the pid passed to install()
+OWN_PID: Final = "own_pid"  # placeholder, replaced by the pid passed to install()
 
 
 @dataclass(frozen=True)
