@@ -199,7 +199,6 @@ def run_schedule(
     result = run(
         student,
         f"schedule_{cls}",
-        cls,
         kwargs=kwargs,
         group_lrs=list(group_lrs),
         steps=steps,
