@@ -29,9 +29,9 @@ import ast
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -44,6 +44,7 @@ from grader.instructor import stubs, sync
 from grader.judge import exercises as exercise_index
 from grader.judge.exercises import Exercise
 from grader.judge.failures import GraderError
+from grader.judge.scorecard import write_bytes_atomic
 
 MARKER = ".trainloop-release"  # what `grade publish-solutions` marks its folders with
 MANIFEST = Path(".trainloop") / "manifest.json"
@@ -507,17 +508,8 @@ def _check_target(root: Path, out: Path, force: bool) -> dict[str, dict[str, obj
 
 
 def _place(src: Path, dst: Path) -> None:
-    """Write ``src``'s bytes to ``dst`` atomically (a reader never sees half a file)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(src.read_bytes())
-        shutil.copymode(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``src``'s bytes and permissions to ``dst`` atomically (never half a file)."""
+    write_bytes_atomic(dst, src.read_bytes(), stat.S_IMODE(src.stat().st_mode))
 
 
 def _remove(out: Path, rels: Iterable[str]) -> None:

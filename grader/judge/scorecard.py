@@ -142,8 +142,14 @@ def write_atomic(path: Path, card: Scorecard | Bundle) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, mode :data:`FILE_MODE`: every file the grader
-    leaves for a person or a tool (scorecards, JUnit XML, Gradescope results) goes through here.
+    """Write ``text`` (UTF-8) to ``path`` atomically, mode :data:`FILE_MODE`."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Write ``data`` to ``path`` atomically with permissions ``mode``: every file the grader
+    leaves for a person or a tool (scorecards, JUnit XML, Gradescope results, release files)
+    goes through here.
 
     The text goes to a new temporary file beside ``path`` (``mkstemp``: ``O_EXCL``, so never
     through a link someone planted) and is renamed onto it: a reader sees the old file or the
@@ -153,9 +159,9 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes it 0600
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)  # mkstemp makes it 0600
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
