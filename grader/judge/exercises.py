@@ -19,8 +19,10 @@ import ast
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 from grader.judge.failures import GraderError
 
@@ -108,18 +110,37 @@ def _literals(path: Path) -> dict[str, object]:
     return out
 
 
+def _items(value: object) -> Iterable[object]:
+    """A literal's elements (list, tuple, set); an empty or None value has none. Anything else
+    is refused as iterating it would be (TypeError)."""
+    if not value:
+        return ()
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{type(value).__name__!r} object is not iterable")
+    return value
+
+
 def _names(value: object) -> tuple[str, ...]:
     """A list of names, or one string of names separated by spaces, as a tuple."""
     if isinstance(value, str):
         return tuple(value.split())
-    return tuple(str(x) for x in value or ())  # type: ignore[union-attr]
+    return tuple(str(x) for x in _items(value))
 
 
-def _audit_fields(audit: object) -> dict[str, object]:
+class _AuditFields(TypedDict, total=False):
+    """The Exercise fields an ``AUDIT`` literal may set (an absent key keeps the default)."""
+
+    audit_imports: tuple[str, ...]
+    audit_extras: tuple[str, ...]
+    audit_why: str
+    audit_instead: str
+
+
+def _audit_fields(audit: object) -> _AuditFields:
     """The Exercise fields of a reference's ``AUDIT`` dict (absent keys keep the defaults)."""
     if not isinstance(audit, dict):
         return {}
-    fields: dict[str, object] = {}
+    fields: _AuditFields = {}
     if "imports" in audit:  # a whole list, instead of the baseline
         fields["audit_imports"] = _names(audit["imports"])
     elif "imports_add" in audit or "imports_drop" in audit:
@@ -130,20 +151,24 @@ def _audit_fields(audit: object) -> dict[str, object]:
         fields["audit_imports"] = (*kept, *_names(audit.get("imports_add", ())))
     if "extras" in audit:
         fields["audit_extras"] = _names(audit["extras"])
-    for key in ("why", "instead"):
-        if key in audit:
-            fields[f"audit_{key}"] = str(audit[key])
+    if "why" in audit:
+        fields["audit_why"] = str(audit["why"])
+    if "instead" in audit:
+        fields["audit_instead"] = str(audit["instead"])
     return fields
+
+
+def _from_index(entry: dict[str, Any]) -> Exercise:
+    """An Exercise from its entry in the release index (JSON lists back as tuples)."""
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+    return Exercise(**fields)
 
 
 @functools.lru_cache(maxsize=1)
 def all_exercises() -> tuple[Exercise, ...]:
     if RELEASE_INDEX.is_file():
         index = json.loads(RELEASE_INDEX.read_text(encoding="utf-8"))
-        return tuple(
-            Exercise(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
-            for e in index["exercises"]
-        )
+        return tuple(_from_index(e) for e in index["exercises"])
     found = []
     for path in sorted(REFERENCE_DIR.glob(file_glob())):
         parsed = parse_file_name(path.name)
@@ -156,9 +181,9 @@ def all_exercises() -> tuple[Exercise, ...]:
                 number=number,
                 slug=slug,
                 title=str(meta.get("TITLE", slug.replace("_", " ").capitalize())),
-                forbidden=tuple(str(x) for x in meta.get("FORBIDDEN", ()) or ()),  # type: ignore[union-attr]
+                forbidden=tuple(str(x) for x in _items(meta.get("FORBIDDEN", ()))),
                 in_place=_names(meta.get("IN_PLACE", ())),
-                **_audit_fields(meta.get("AUDIT")),  # type: ignore[arg-type]
+                **_audit_fields(meta.get("AUDIT")),
             )
         )
     return tuple(sorted(found, key=lambda e: e.number))

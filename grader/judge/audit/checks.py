@@ -295,6 +295,7 @@ class Auditor:
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.AnnAssign
     ) -> None:
         """An annotation in quotes is parsed only by whoever evaluates it: allow type names."""
+        annotations: list[ast.expr | None]
         if isinstance(node, ast.AnnAssign):
             annotations = [node.annotation]
         else:

@@ -131,6 +131,8 @@ def identities(obj: object) -> tuple[int, ...]:
     for _ in range(8):
         out.append(id(obj))
         if issubclass(type(obj), staticmethod | classmethod):
+            # issubclass(type(obj), ...) does not narrow obj; isinstance would, but it reads
+            # obj.__class__, which student objects can fake.
             obj = obj.__func__  # type: ignore[attr-defined]
             continue
         namespace = getattr_dict(obj)
@@ -141,7 +143,7 @@ def identities(obj: object) -> tuple[int, ...]:
     return tuple(out)
 
 
-def getattr_dict(obj: object) -> dict | None:
+def getattr_dict(obj: object) -> dict[str, object] | None:
     """``obj``'s instance dictionary, read without running its code (None if it has none)."""
     try:
         namespace = object.__getattribute__(obj, "__dict__")
@@ -151,7 +153,7 @@ def getattr_dict(obj: object) -> dict | None:
 
 
 def _class_namespaces(classes: Iterable[type]) -> list[tuple[str, object]]:
-    out = []
+    out: list[tuple[str, object]] = []
     for cls in classes:
         for klass in cls.__mro__:
             out.extend(vars(klass).items())
@@ -223,9 +225,9 @@ def known(forbidden: tuple[str, ...]) -> Known:
     # Later bindings win: a class's (``Tensor.log_softmax``) over a module's, since a leaf is
     # met as an attribute of an object.
     for name, bound in (*everything, *_class_scan(parents)):
-        entry = next((ids[i] for i in bound if i in ids), None)
-        if entry is not None and not policy.is_dunder(name):
-            candidates[name] = entry
+        found = next((ids[i] for i in bound if i in ids), None)
+        if found is not None and not policy.is_dunder(name):
+            candidates[name] = found
     leaves = {
         name: entry
         for name, entry in candidates.items()

@@ -261,8 +261,10 @@ def _bind_member(stmt: ast.stmt, tree: Tree) -> None:
         tree.own_members.add(stmt.target.id)
 
 
-def _bind_parameters(fn: ast.AST, outer: Scope, inner: Scope, tree: Tree) -> None:
-    args = fn.args  # type: ignore[attr-defined]
+def _bind_parameters(
+    fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, outer: Scope, inner: Scope, tree: Tree
+) -> None:
+    args = fn.args
     positional = args.posonlyargs + args.args
     every = positional + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
     in_class = outer.kind == "class" and not isinstance(fn, ast.Lambda)
@@ -310,10 +312,10 @@ def _bind(node: ast.AST, scope: Scope, tree: Tree) -> None:
     elif isinstance(node, ast.Global):
         scope.global_names.update(node.names)
     else:
-        for target in _other_targets(node):
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name):
-                    scope.bind(name.id, Binding("own", node), module)
+        for other in _other_targets(node):
+            for sub in ast.walk(other):
+                if isinstance(sub, ast.Name):
+                    scope.bind(sub.id, Binding("own", node), module)
         if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
             scope.bind(node.name, Binding("own", node), module)
         if isinstance(node, ast.MatchMapping) and node.rest:
