@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,13 @@ def _shared_template(modules: list[str], opts: runner.Options) -> object:
     template = _TEMPLATES.get(key)
     if template is None or not template.alive:  # type: ignore[attr-defined]
         every = [ex.module for ex in exercises.all_exercises()]
-        template = start_zygote(every, mode=opts.isolation, cuda=key[1])
+        # The template outlives the test that first needs it: its folder goes in the system's
+        # temporary directory, not in a folder that test made private to look for leftovers.
+        private, tempfile.tempdir = tempfile.tempdir, None
+        try:
+            template = start_zygote(every, mode=opts.isolation, cuda=key[1])
+        finally:
+            tempfile.tempdir = private
         _TEMPLATES[key] = template
     return template
 

@@ -152,7 +152,7 @@ CHEATS: dict[str, tuple[set[str | None], set[str]]] = {
     "ex03/builtin_value.py": ({"clip_grad_value"}, {"forbidden"}),
     "ex03/exit_at_import.py": ({None}, {"import", "runtime"}),
     "ex03/exit_in_function.py": ({None, "clip_grad_norm"}, {"import", "runtime"}),
-    "ex03/forged_reply.py": ({None, "clip_grad_norm"}, {"import", "runtime"}),
+    "ex03/forged_reply.py": ({None, "_reply_fd", "clip_grad_norm"}, {"import"}),
     "ex03/fork_bomb.py": ({None, "clip_grad_norm"}, {"runtime"}),
     "ex03/lying_tensor.py": ({"Liar", "clip_grad_norm"}, {"patch"}),
     "ex03/monkeypatch.py": ({None}, {"patch", "dynamic"}),

@@ -155,14 +155,24 @@ def test_per_sample_loop_fails_op_count_and_timing():
 
 
 def test_forbidden_calls_void_their_function_only():
-    card = grade(EXERCISE, SUBMISSIONS / "ex02" / "cheat_autograd.py", select="figure6")
-    tests = by_id(card)
+    """The judge's audit voids exactly the functions that use a forbidden API, naming the use;
+    behind it (audit off) the worker's runtime guard does the same from the calls it sees."""
+    sub = SUBMISSIONS / "ex02" / "cheat_autograd.py"
+    tests = by_id(grade(EXERCISE, sub, select="figure6"))
     softmax = tests["public/test_softmax_cross_entropy_figure6[cpu]"]
-    assert softmax.score == 0
-    assert softmax.message.startswith("softmax_cross_entropy called torch.Tensor.log_softmax")
+    assert softmax.score == 0 and softmax.voided_by == "audit"
+    assert softmax.message.startswith("softmax_cross_entropy uses `logits.log_softmax` (line ")
     backward = tests["public/test_backward_figure6[cpu]"]
-    assert backward.message.startswith("mlp_backward called torch.autograd.grad")
+    assert backward.voided_by == "audit"
+    assert backward.message.startswith("mlp_backward uses `torch.autograd.grad` (line ")
     assert tests["public/test_forward_figure6[cpu]"].status == "passed"
+    behind = by_id(grade(EXERCISE, sub, select="figure6", audit=False))
+    softmax = behind["public/test_softmax_cross_entropy_figure6[cpu]"]
+    assert softmax.score == 0 and softmax.voided_by == "runtime guard"
+    assert softmax.message.startswith("softmax_cross_entropy called torch.Tensor.log_softmax")
+    backward = behind["public/test_backward_figure6[cpu]"]
+    assert backward.message.startswith("mlp_backward called torch.autograd.grad")
+    assert behind["public/test_forward_figure6[cpu]"].status == "passed"
 
 
 # -- forbidden-name detection, name by name -------------------------------------------------

@@ -159,10 +159,10 @@ def test_the_moved_answer_helpers_are_answer_functions(root: Path):
         ex02_mlp_backward,
         ex04_lr_schedules,
         ex05_optimizers,
-        ex06_training_loop,
         ex08_autograd_engine,
         ex10_weight_init,
     )
+    from grader.suites.support.ex06_training_loop import results as ex06_results
 
     helpers = [
         gradcheck.central_difference,
@@ -172,9 +172,9 @@ def test_the_moved_answer_helpers_are_answer_functions(root: Path):
         ex04_lr_schedules.reference_schedule,
         ex05_optimizers.run_reference,
         ex05_optimizers.simulate,
-        ex06_training_loop.reference_epoch,
-        ex06_training_loop.reference_fit,
-        ex06_training_loop.reference_evaluate,
+        ex06_results.reference_epoch,
+        ex06_results.reference_fit,
+        ex06_results.reference_evaluate,
         ex08_autograd_engine.local_derivatives,
         ex10_weight_init.fans,
         ex10_weight_init.kaiming_std,
