@@ -85,3 +85,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from grader.judge.client import close_all
 
     close_all()
+
+
+# Fixtures that grade a whole exercise or build a whole release: a test that uses one is slow
+# (marked here, so a new test that uses them joins the slow set without anyone remembering).
+GRADING_FIXTURES = frozenset({"solution_card", "solution", "student_repo", "full_release"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if GRADING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -23,6 +23,7 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_solutions_pass_with_exit_0_and_a_full_scorecard(tmp_path):
     out = tmp_path / "out.json"
     result = run("exercise-3", "--submission", str(ROOT / "solutions"), "--json", str(out), *FEW)
@@ -33,6 +34,7 @@ def test_solutions_pass_with_exit_0_and_a_full_scorecard(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["3", "ex3", "exercise3", "gradient-clipping"])
+@pytest.mark.slow
 def test_exercise_aliases(tmp_path, name):
     out = tmp_path / "out.json"
     result = run(name, "-s", str(ROOT / "exercises"), "--json", str(out), *FEW)
@@ -51,6 +53,7 @@ def test_every_way_a_student_names_an_exercise(name):
     assert exercises.find(name).id == "exercise-3"
 
 
+@pytest.mark.slow
 def test_the_path_of_a_file_grades_that_file(tmp_path):
     """`grade solutions/ex03_gradient_clipping.py` grades that file, not exercises/."""
     out = tmp_path / "out.json"
@@ -67,6 +70,7 @@ def test_unknown_exercise_is_a_usage_error():
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_missing_submission_path_exits_2_but_still_writes_a_scorecard(tmp_path):
     out = tmp_path / "out.json"
     result = run("exercise-3", "-s", str(tmp_path / "nope"), "--json", str(out))
@@ -85,6 +89,7 @@ def test_missing_file_in_a_folder_names_the_expected_file(tmp_path):
     assert load(out).score == 0
 
 
+@pytest.mark.slow
 def test_syntax_error_is_one_clear_message_that_stays_on_screen(tmp_path):
     """Said above the tests and again under the score, never once per test; exit 2."""
     out = tmp_path / "out.json"
@@ -138,6 +143,7 @@ def test_unwritable_scorecard_path_is_reported(tmp_path):
     assert result.exit_code == 2 and "cannot write the scorecard" in result.output
 
 
+@pytest.mark.slow
 def test_scorecard_is_replaced_atomically_readable_and_never_through_a_link(tmp_path):
     target = tmp_path / "elsewhere.txt"
     target.write_text("keep me")
@@ -150,6 +156,7 @@ def test_scorecard_is_replaced_atomically_readable_and_never_through_a_link(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "out.json"]
 
 
+@pytest.mark.slow
 def test_grade_all_writes_one_bundle_with_a_grand_total(tmp_path):
     folder = tmp_path / "work"
     folder.mkdir()
@@ -207,6 +214,7 @@ def test_the_version_is_written_once():
     assert run("--version").output.strip().endswith(grader.__version__)
 
 
+@pytest.mark.slow
 def test_list_counts_what_a_grading_on_this_machine_can_award():
     """grade list and grading agree, test by test: CUDA-only tests count only with a GPU."""
     from grader.judge import collect, exercises

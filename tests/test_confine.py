@@ -23,6 +23,8 @@ import pytest
 
 from grader.worker import landlock, seccomp
 
+pytestmark = pytest.mark.slow  # every test here starts a confined interpreter of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBES = Path(__file__).resolve().parent / "confine_probes"
 ABI = landlock.abi_version()

@@ -66,6 +66,7 @@ def test_solution_reproduces_the_figures(solution_card):
         assert tests[test_id].status == "passed", test_id
 
 
+@pytest.mark.slow
 def test_stub_scores_zero_with_not_implemented():
     card = grade(EXERCISE, ROOT / "exercises", public_only=True)
     assert card.score == 0 and card.max_score > 0
@@ -285,6 +286,7 @@ def check_forbidden_detected(forbidden, triggers, make_guard) -> None:
             assert not any("switched off" in f for f in found), (name, where, found)
 
 
+@pytest.mark.slow
 def test_every_forbidden_name_is_detected(make_guard):
     triggers = AUTOGRAD_TRIGGERS | OPS_TRIGGERS | MSE_TRIGGERS
     check_forbidden_detected(ref.FORBIDDEN, triggers, make_guard)

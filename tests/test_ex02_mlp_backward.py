@@ -49,6 +49,7 @@ def test_solution_reproduces_figure6(solution_card):
         assert tests[test_id].status == "passed", test_id
 
 
+@pytest.mark.slow
 def test_stub_scores_zero_with_not_implemented():
     card = grade(EXERCISE, ROOT / "exercises", public_only=True)
     assert card.score == 0 and card.max_score > 0
@@ -154,6 +155,7 @@ def test_per_sample_loop_fails_op_count_and_timing():
     assert speed.hint.startswith("a Python loop over the examples is the usual cause")
 
 
+@pytest.mark.slow
 def test_forbidden_calls_void_their_function_only():
     """The judge's audit voids exactly the functions that use a forbidden API, naming the use;
     behind it (audit off) the worker's runtime guard does the same from the calls it sees."""

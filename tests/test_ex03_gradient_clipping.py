@@ -16,6 +16,7 @@ def solution_card():
     return grade("exercise-3", ROOT / "solutions")
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks(solution_card):
     assert solution_card.score == solution_card.max_score > 40
     assert not failing(solution_card)
@@ -23,6 +24,7 @@ def test_solution_gets_full_marks(solution_card):
     assert solution_card.submission.sha256 and solution_card.seed == 1234
 
 
+@pytest.mark.slow
 def test_cuda_tests_are_skipped_and_not_counted_without_a_gpu():
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
@@ -41,6 +43,7 @@ def test_scorecard_records_isolation_layers(solution_card):
     assert solution_card.environment.isolation_mode in ("bwrap", "unshare", "process")
 
 
+@pytest.mark.slow
 def test_stub_gets_zero_with_not_implemented_messages():
     card = grade("exercise-3", ROOT / "exercises")
     assert card.score == 0 and card.max_score > 40
@@ -49,6 +52,7 @@ def test_stub_gets_zero_with_not_implemented_messages():
         assert "Traceback" not in t.message
 
 
+@pytest.mark.slow
 def test_reference_passes_every_correctness_test():
     card = grade(
         "exercise-3", ROOT / "reference" / "ex03_gradient_clipping.py", check_forbidden=False
@@ -73,6 +77,7 @@ BUGS = {
 
 
 @pytest.mark.parametrize("name", sorted(BUGS))
+@pytest.mark.slow
 def test_buggy_submission_loses_points_with_the_right_hint(name):
     test_id, words = BUGS[name]
     card = grade("exercise-3", EX03 / name, public_only=True, select="not whole_tensor")
@@ -92,6 +97,7 @@ def test_hint_only_when_the_numbers_fit():
     assert result.hint == ""  # 25 vs 4 is no classic mistake for the inf-norm
 
 
+@pytest.mark.slow
 def test_element_loop_fails_op_count_and_speed_with_a_clear_message():
     card = grade("exercise-3", EX03 / "element_loop.py", select="whole_tensor or speed or l2")
     results = by_id(card)
@@ -114,6 +120,7 @@ CHEATS = [
 
 
 @pytest.mark.parametrize("name", CHEATS)
+@pytest.mark.slow
 def test_calling_the_builtin_voids_every_test_of_the_function(name):
     card = grade("exercise-3", EX03 / name, select="worked or value or empty", audit=False)
     norm_tests = [t for t in card.tests if "clip_grad_norm" in t.functions]
@@ -137,6 +144,7 @@ def test_builtin_in_one_function_voids_only_that_function():
             assert t.status == "passed", t
 
 
+@pytest.mark.slow
 def test_public_seeds_are_fixed_and_hidden_ones_follow_the_grade_seed(tmp_path: Path):
     a = grade("exercise-3", EX03 / "no_sqrt.py", seed=1, select="small_gradients or random")
     b = grade("exercise-3", EX03 / "no_sqrt.py", seed=2, select="small_gradients or random")

@@ -39,6 +39,7 @@ def solution_card():
     return grade(EXERCISE, ROOT / "solutions")
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks(solution_card):
     assert not failing(solution_card), [(t.id, t.message) for t in failing(solution_card)]
     assert solution_card.score == solution_card.max_score >= 45
@@ -46,6 +47,7 @@ def test_solution_gets_full_marks(solution_card):
     assert any(t.visibility == "hidden" for t in solution_card.tests)
 
 
+@pytest.mark.slow
 def test_stub_gets_zero_with_not_implemented_messages():
     card = grade(EXERCISE, ROOT / "exercises")
     assert card.score == 0 and card.max_score >= 45
@@ -54,6 +56,7 @@ def test_stub_gets_zero_with_not_implemented_messages():
         assert "Traceback" not in t.message
 
 
+@pytest.mark.slow
 def test_reference_passes_every_correctness_test():
     card = grade(EXERCISE, ROOT / "reference" / "ex06_training_loop.py")
     assert not failing(card), [(t.id, t.message) for t in failing(card)]
@@ -151,6 +154,7 @@ def selection(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(BUGS))
+@pytest.mark.slow
 def test_buggy_loop_fails_with_the_hint_that_names_the_bug(name):
     card = grade(EXERCISE, EX06 / name, public_only=True, select=selection(name))
     results = by_id(card)

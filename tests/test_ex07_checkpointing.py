@@ -28,6 +28,7 @@ def load(path: Path) -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks():
     card = grade(EXERCISE, ROOT / "solutions")
     assert not failing(card), [(t.id, t.message) for t in failing(card)]
@@ -35,6 +36,7 @@ def test_solution_gets_full_marks():
     assert by_id(card)["public/test_resume_is_bit_identical"].status == "passed"
 
 
+@pytest.mark.slow
 def test_stub_gets_zero_with_not_implemented_messages():
     card = grade(EXERCISE, ROOT / "exercises")
     assert card.score == 0 and card.max_score >= 30
@@ -42,6 +44,7 @@ def test_stub_gets_zero_with_not_implemented_messages():
         assert "not implemented yet" in t.message, (t.id, t.message)
 
 
+@pytest.mark.slow
 def test_reference_passes_every_correctness_test():
     card = grade(EXERCISE, ROOT / "reference" / "ex07_checkpointing.py")
     assert not failing(card), [(t.id, t.message) for t in failing(card)]
@@ -96,6 +99,7 @@ def selection(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(BUGS))
+@pytest.mark.slow
 def test_buggy_checkpoint_code_fails_with_the_hint_that_names_the_bug(name):
     card = grade(
         EXERCISE,
@@ -139,6 +143,7 @@ NEVER_LOADS_WHAT_IT_SAVED = {
 }
 
 
+@pytest.mark.slow
 def test_state_stashed_in_memory_earns_nothing_for_a_resume():
     """Audit off, so that only the fresh worker stands in the way: a save/load round trip in
     one process would restore everything from the stash, but the load runs in a new process,
@@ -156,6 +161,7 @@ def test_state_stashed_in_memory_earns_nothing_for_a_resume():
     assert card.score == sum(results[t].max_score for t in NEVER_LOADS_WHAT_IT_SAVED)
 
 
+@pytest.mark.slow
 def test_state_stashed_on_builtins_is_voided_by_the_audit():
     """With the audit (the default), reaching builtins voids every test of both functions."""
     card = grade(

@@ -20,6 +20,8 @@ import pytest
 from grader.judge import exercises, runner
 from tests.conftest import ROOT, SUBMISSIONS, by_id, failing, grade
 
+pytestmark = pytest.mark.slow  # every test here grades end to end
+
 EX03 = SUBMISSIONS / "ex03"
 FEW = "worked_example_l2 or value_clamps"
 NORM = "public/test_worked_example_l2[cpu]"

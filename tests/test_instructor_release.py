@@ -134,6 +134,7 @@ def test_recorded_answers_are_data_not_pickles(student_repo):
     assert all(test.startswith(f"public/test_{EX3}.py::") for test in store.tests)
 
 
+@pytest.mark.slow
 def test_audit_catches_a_planted_hidden_suite_and_solution_line(student_repo, root, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(student_repo, copy)
@@ -160,6 +161,7 @@ def test_audit_catches_a_planted_hidden_suite_and_solution_line(student_repo, ro
     ]
 
 
+@pytest.mark.slow
 def test_audit_names_the_file_and_function_of_a_renamed_solution(student_repo, root, tmp_path):
     """A solution function copied under other names, with other literals and layout, is an
     answer: the audit compares syntax trees, not text."""

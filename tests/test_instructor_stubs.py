@@ -14,6 +14,7 @@ from grader.instructor import notebooks, stubs, sync
 from grader.judge import exercises
 
 
+@pytest.mark.slow
 def test_committed_exercises_are_exactly_what_the_solutions_generate(root):
     problems = sync.drift(root)
     assert not problems, (
@@ -131,6 +132,7 @@ def test_malformed_solutions_get_a_message_with_the_line(source, message):
     assert str(info.value).startswith("solutions/ex01_x.py")
 
 
+@pytest.mark.slow
 def test_write_regenerates_exactly_what_drifted(root, tmp_path):
     shutil.copytree(root / "solutions", tmp_path / "solutions")
     shutil.copytree(root / "exercises", tmp_path / "exercises")

@@ -13,11 +13,14 @@ import dataclasses
 import inspect
 from pathlib import Path
 
+import pytest
 import torch
 
 from grader.judge import exercises
 from grader.judge.audit import unresolved_forbidden
 from tests.conftest import ROOT, SUBMISSIONS, by_id, grade
+
+pytestmark = pytest.mark.slow  # every test here grades end to end
 
 INTEGRITY = SUBMISSIONS / "integrity"
 FEW = "worked_example_l2 or value_clamps"

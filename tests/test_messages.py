@@ -3,6 +3,7 @@ covered. Real files are graded; the assertions are on the scorecard's messages."
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
@@ -28,6 +29,7 @@ def assert_no_internal_names(message: str) -> None:
     assert not any(word in message for word in INTERNAL), message
 
 
+@pytest.mark.slow
 def test_a_scenario_failure_names_the_students_function():
     """The training-loop stub: the grader's scenario is `train_epoch`, the student's function
     `train_one_epoch`."""
@@ -36,6 +38,7 @@ def test_a_scenario_failure_names_the_students_function():
     assert test.message == "train_one_epoch is not implemented yet (it raised NotImplementedError)"
 
 
+@pytest.mark.slow
 def test_errors_name_the_students_class_and_their_own_file(tmp_path):
     """Exercise 9 runs every class through one scenario, `run`: a crash names the class, a
     missing class names the student's file (not the grader's copy, ex09_custom_functions.py)."""
@@ -73,6 +76,7 @@ def test_an_import_error_names_the_students_file(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_scenario_timeout_says_it_covered_every_call(tmp_path, monkeypatch):
     """Exercise 4 evaluates step_decay at hundreds of steps in one scenario: the limit is
     for all of them, and the message must not blame one call."""

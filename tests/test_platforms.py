@@ -25,6 +25,8 @@ from grader.platforms.gradescope import results_json
 from grader.platforms.junit import junit_xml
 from tests.conftest import ROOT, SUBMISSIONS
 
+pytestmark = pytest.mark.slow  # every test here grades end to end
+
 PLATFORMS = SUBMISSIONS / "platforms"
 SOLUTION = ROOT / "solutions" / "ex03_gradient_clipping.py"
 # 2-point and 1-point tests, public and hidden: unequal weights on purpose.

@@ -20,6 +20,8 @@ from grader.platforms.common import expected_points
 from grader.platforms.gradescope import find_submission_root
 from tests.conftest import ROOT, SUBMISSIONS
 
+pytestmark = pytest.mark.slow  # every test here grades end to end
+
 # 2-point and 1-point tests, one of them hidden; process isolation because bwrap puts a fresh
 # /tmp in the worker, which would hide a grader unpacked under pytest's temporary folder.
 SELECT = "worked_example or empty_list or norm_type_given_as_keyword"

@@ -21,6 +21,8 @@ import pytest
 from grader.judge import sandbox
 from tests.conftest import ROOT, SUBMISSIONS, grade
 
+pytestmark = pytest.mark.slow  # every test here grades end to end
+
 RED = SUBMISSIONS / "redteam"
 FEW = "worked_example_l2 or value_clamps"
 

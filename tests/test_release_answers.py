@@ -136,6 +136,7 @@ def test_short_bodies_given_code_and_other_code_are_not_answers(answers):
     assert found(answers, code) == []
 
 
+@pytest.mark.slow
 def test_nothing_this_repository_would_ship_is_an_answer(root):
     """What `grade verify` checks: the files a release would copy, before building one."""
     assert release.audit_sources(root) == []

@@ -122,6 +122,7 @@ def denied(found: dict, section: str) -> dict[str, str]:
     return {k: v for k, v in found[section].items() if not v.startswith("denied")}
 
 
+@pytest.mark.slow
 def test_the_answers_and_the_judge_cannot_be_read(probed):
     mode, found, _ = probed
     assert denied(found, "read") == {}, mode
@@ -129,6 +130,7 @@ def test_the_answers_and_the_judge_cannot_be_read(probed):
         assert found["act"][act].startswith("denied"), (mode, act, found["act"][act])
 
 
+@pytest.mark.slow
 def test_nothing_outside_scratch_can_be_written(probed):
     mode, found, _ = probed
     assert denied(found, "write") == {}, mode
@@ -193,6 +195,7 @@ def test_a_root_judge_never_leaves_the_worker_with_root_powers(probed):
 
 
 @pytest.mark.skipif("process" not in MODES, reason="no process mode")
+@pytest.mark.slow
 def test_without_seccomp_landlock_still_guards_files_and_signals(tmp_path):
     found, client = run_probe("process", tmp_path, TLG_SIMULATE_NO_SECCOMP="1")
     if not sandbox.capabilities().landlock_abi:
@@ -206,6 +209,7 @@ def test_without_seccomp_landlock_still_guards_files_and_signals(tmp_path):
 
 
 @pytest.mark.skipif("process" not in MODES, reason="no process mode")
+@pytest.mark.slow
 def test_without_landlock_seccomp_still_refuses_processes_and_sockets(tmp_path):
     # Without Landlock a worker that kept uid 0 can write where root can: that machine is
     # 'process' level, and its reports say so (see test_cli's weak-isolation warning).
@@ -258,6 +262,7 @@ print(json.dumps({{"uids": uids, "layers": client.layers,
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a root judge drops to another uid")
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_a_root_judge_runs_the_worker_as_an_unprivileged_uid(tmp_path, mode):
     """Where Python is readable by other users (Gradescope's /usr/bin/python3, a venv in the
     course folder) the worker gets its own uid. Here Python may sit under a 0700 home: a

@@ -29,6 +29,7 @@ CI_SEEDS = [*PINNED, 7]
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")  # the suite's markers
+@pytest.mark.slow
 def test_random_clipping_cases_always_have_a_gradient():
     """The generator behind seed 42: a case without any gradient was drawn on about 2 % of
     seeds (every parameter left without one, each with probability 0.2)."""
