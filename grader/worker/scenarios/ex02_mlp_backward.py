@@ -41,7 +41,11 @@ def op_counts(student: Student, *, sizes: list[int], d: int, h: int, c: int, see
     counts = []
     for n in sizes:
         args = _inputs(n, d, h, c, seed)
-        counts.append(count_torch_calls(lambda a=args: fn(*a)))
+
+        def call(a: list[torch.Tensor] = args) -> Any:
+            return fn(*a)
+
+        counts.append(count_torch_calls(call))
     return counts
 
 

@@ -52,5 +52,9 @@ def op_counts(student: Student, *, n_params: int, sizes: list[int], seed: int) -
     counts = []
     for numel in sizes:
         params = _params(n_params, numel, seed)
-        counts.append(count_torch_calls(lambda p=params: fn(p, 1.0)))
+
+        def call(p: list[torch.nn.Parameter] = params) -> Any:
+            return fn(p, 1.0)
+
+        counts.append(count_torch_calls(call))
     return counts

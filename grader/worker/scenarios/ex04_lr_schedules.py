@@ -26,7 +26,8 @@ def _optimizer(group_lrs: list[float]) -> torch.optim.Optimizer:
 
 
 def _lrs(optimizer: torch.optim.Optimizer) -> list[Any]:
-    return _plain([group["lr"] for group in optimizer.param_groups])
+    lrs: list[Any] = _plain([group["lr"] for group in optimizer.param_groups])  # a list stays one
+    return lrs
 
 
 def _plain(values: Any) -> Any:
@@ -105,8 +106,9 @@ def schedule(
             fresh = make(fresh_optimizer, **kwargs)  # built before loading, as torch advises
             fresh_optimizer.load_state_dict(saved[0])
             fresh.load_state_dict(saved[1])
+            assert resume_at is not None  # saved is only set at step == resume_at
             resumed = []
-            for _ in range(resume_at + 1, steps + 1):  # type: ignore[operator]
+            for _ in range(resume_at + 1, steps + 1):
                 fresh_optimizer.step()
                 fresh.step()
                 resumed.append(_lrs(fresh_optimizer))

@@ -46,8 +46,7 @@ def _set_grads(
     t: int,
 ) -> None:
     for p, g, mask in zip(params, grads, present):
-        has = g is not None and (mask is None or mask[t])
-        p.grad = g[t].clone() if has else None  # type: ignore[index]
+        p.grad = g[t].clone() if g is not None and (mask is None or mask[t]) else None
 
 
 def trajectory(
@@ -92,7 +91,8 @@ def trajectory(
         fresh, fresh_params = _build(student, optimizer, groups, at, kwargs, as_iterator)
         fresh.load_state_dict(state)
         resumed: list[list[torch.Tensor]] = [[] for _ in fresh_params]
-        for t in range(resume_at, steps):  # type: ignore[arg-type]
+        assert resume_at is not None  # saved is only set at t == resume_at
+        for t in range(resume_at, steps):
             if lrs is not None:
                 for group, lr in zip(fresh.param_groups, lrs[t]):
                     group["lr"] = lr

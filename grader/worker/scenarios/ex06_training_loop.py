@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch._dynamo  # noqa: F401  (an optimizer's constructor imports it: do it while the judge starts)
@@ -56,7 +56,7 @@ def _probed_clip_grad_norm_(*args: Any, **kwargs: Any) -> Tensor:
 
 
 torch.nn.utils.clip_grad_norm_ = _probed_clip_grad_norm_
-torch.nn.utils.clip_grad.clip_grad_norm_ = _probed_clip_grad_norm_  # type: ignore[attr-defined]
+torch.nn.utils.clip_grad.clip_grad_norm_ = _probed_clip_grad_norm_
 
 
 class _Marker:
@@ -85,7 +85,9 @@ class Recorder:
         self.params = params
         self.after_backward = [None] * len(params)
         for i, p in enumerate(params):
-            p.register_post_accumulate_grad_hook(functools.partial(self._accumulated, i))
+            # torch leaves Tensor.register_post_accumulate_grad_hook unannotated.
+            hook = functools.partial(self._accumulated, i)
+            p.register_post_accumulate_grad_hook(hook)  # type: ignore[no-untyped-call]
 
     def _accumulated(self, i: int, p: Tensor) -> None:
         self.after_backward[i] = None if p.grad is None else p.grad.detach().clone()
@@ -132,7 +134,7 @@ class Recorder:
             marker = _Marker()
             loss.grad_fn.register_prehook(marker)
             self.markers.append(weakref.ref(marker))
-            loss.register_hook(self.on_backward)
+            loss.register_hook(self.on_backward)  # type: ignore[no-untyped-call]  # torch: unannotated
 
     def on_backward(self, grad: Tensor) -> None:
         self.check_after_step()
@@ -166,7 +168,9 @@ class RecordedMLP(nn.Sequential):
                 device=x.device.type,
                 rows=int(x.shape[0]) if x.ndim else 0,
             )
-        return super().forward(x)
+        # torch leaves Sequential.forward unannotated (it returns whatever the last layer does).
+        out: Tensor = super().forward(x)  # type: ignore[no-untyped-call]
+        return out
 
     def train(self, mode: bool = True) -> RecordedMLP:
         rec = _RECORDERS.get(self)
@@ -196,8 +200,11 @@ def _recorded(cls: type) -> type:
 
         return type(cls.__name__, (cls,), {"zero_grad": zero_grad})
 
+    # Otherwise cls is a scheduler class (training.SCHEDULERS): issubclass narrows only the branch.
+    scheduler_cls = cast(type[torch.optim.lr_scheduler.LRScheduler], cls)
+
     def step(self: Any, *args: Any, **kwargs: Any) -> None:
-        cls.step(self, *args, **kwargs)
+        scheduler_cls.step(self, *args, **kwargs)
         rec = _RECORDERS.get(self)
         if rec is not None:
             rec.add("sched", lr=float(self.optimizer.param_groups[0]["lr"]))

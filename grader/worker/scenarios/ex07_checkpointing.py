@@ -46,7 +46,7 @@ from grader.worker.harness import Student, scenario
 from grader.worker.scenarios.common.training import mlp, optimizer_for, params_of, scheduler_for
 
 
-class LoggedDataset(Dataset):
+class LoggedDataset(Dataset[tuple[Tensor, Tensor]]):
     """``(X[i], y[i])``, logging every index it hands out (the order the sampler chose)."""
 
     def __init__(self, X: Tensor, y: Tensor) -> None:
@@ -88,7 +88,8 @@ def build(spec: dict[str, Any], *, fresh: bool = False) -> dict[str, Any]:
 def train_epoch(objs: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """One epoch of the harness's own loop; what it saw, for the judge to compare."""
     model, optimizer, scheduler = objs["model"], objs["optimizer"], objs["scheduler"]
-    objs["dataset"].log = order = []
+    order: list[int] = []
+    objs["dataset"].log = order
     losses, lrs, np_draws, py_draws = [], [], [], []
     model.train()
     for x, y in objs["loader"]:
@@ -100,7 +101,7 @@ def train_epoch(objs: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
             x = x + 0.05 * factor * torch.from_numpy(noise)
         optimizer.zero_grad()
         loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves backward() unannotated
         if spec.get("max_grad_norm"):
             nn.utils.clip_grad_norm_(model.parameters(), spec["max_grad_norm"])
         optimizer.step()

@@ -14,14 +14,29 @@ so those run unguarded (the student's ``forward`` has run guarded in :func:`run`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from grader.worker.harness import Student, scenario
 
-GRADCHECK = {"eps": 1e-6, "atol": 1e-8, "rtol": 1e-6, "nondet_tol": 0.0, "fast_mode": False}
+
+class _GradcheckOptions(TypedDict):
+    eps: float
+    atol: float
+    rtol: float
+    nondet_tol: float
+    fast_mode: bool
+
+
+GRADCHECK: _GradcheckOptions = {
+    "eps": 1e-6,
+    "atol": 1e-8,
+    "rtol": 1e-6,
+    "nondet_tol": 0.0,
+    "fast_mode": False,
+}
 
 
 def _cls(student: Student, name: str) -> Any:

@@ -83,7 +83,8 @@ def _model(kind: str) -> nn.Module:
                 self.out = nn.Linear(512, 32)
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return self.out(self.inner(self.norm(x)))
+                y: torch.Tensor = self.out(self.inner(self.norm(x)))  # Module calls are Any
+                return y
 
         return nn.Sequential(nn.Linear(32, 128), Block())
     raise ValueError(kind)

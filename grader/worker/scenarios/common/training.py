@@ -79,7 +79,9 @@ def optimizer_for(
 ) -> torch.optim.Optimizer:
     """``{"name": "sgd", "lr": 0.1, ...}`` as an optimizer; ``wrap`` may subclass its class."""
     kwargs = dict(settings)
-    return wrap(OPTIMIZERS[kwargs.pop("name")])(params, **kwargs)
+    # wrap returns its class or a subclass of it: still an optimizer class.
+    optimizer: torch.optim.Optimizer = wrap(OPTIMIZERS[kwargs.pop("name")])(params, **kwargs)
+    return optimizer
 
 
 def scheduler_for(
@@ -91,7 +93,11 @@ def scheduler_for(
     if not settings:
         return None
     kwargs = dict(settings)
-    return wrap(SCHEDULERS[kwargs.pop("name")])(optimizer, **kwargs)
+    # wrap returns its class or a subclass of it: still a scheduler class.
+    scheduler: torch.optim.lr_scheduler.LRScheduler = wrap(SCHEDULERS[kwargs.pop("name")])(
+        optimizer, **kwargs
+    )
+    return scheduler
 
 
 # -- data ----------------------------------------------------------------------------------------
