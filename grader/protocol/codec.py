@@ -177,6 +177,8 @@ class _Decoder:
     def tensor(self, node: dict[str, Any]) -> torch.Tensor:
         import torch
 
+        # Any JSON value may stand here: a non-name just misses (None; an unhashable one raises
+        # TypeError, which read_frame reports as a ProtocolError).
         dtype = dtypes().get(node.get("dtype"))  # type: ignore[arg-type]
         if dtype is None:
             raise ProtocolError(f"dtype {node.get('dtype')!r} is not allowed")

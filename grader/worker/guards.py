@@ -30,6 +30,7 @@ PROCESS_STARTERS = {
 }
 TAMPERING = "switched off the grader's call tracing (sys.setprofile/threading.setprofile)"
 # Where threading installs threading.setprofile's hook in a new thread.
+# (A private CPython method: typeshed does not declare it.)
 BOOTSTRAP_CODE = threading.Thread._bootstrap_inner.__code__  # type: ignore[attr-defined]
 
 
@@ -277,5 +278,5 @@ def _trap(original: Callable[..., Any], why: str, guard: Guard, student_file: st
             raise ForbiddenCall(f"{why}: that is not allowed in this exercise; write it yourself")
         return original(*args, **kwargs)
 
-    trap.__tlg_trap__ = True  # type: ignore[attr-defined]
+    trap.__tlg_trap__ = True  # type: ignore[attr-defined]  # our marker on the function object
     return trap
