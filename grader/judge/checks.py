@@ -124,7 +124,7 @@ def fmt_pair(expected: float, got: float) -> tuple[str, str]:
 
 
 def close(
-    got: Any,
+    got: object,
     expected: torch.Tensor | float,
     what: str,
     *,

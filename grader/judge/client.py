@@ -31,7 +31,7 @@ from grader.judge.failures import (
 )
 from grader.judge.needs import defined_names, scenario_needs
 from grader.judge.sandbox.view import remove_tree
-from grader.judge.sandbox.zygote import Zygote, ZygoteError
+from grader.judge.sandbox.zygote import ForkedWorker, Zygote, ZygoteError
 from grader.protocol.codec import ProtocolError
 from grader.protocol.messages import ErrorKind, Op
 
@@ -61,7 +61,7 @@ class WorkerClient:
         self.spec = spec
         self.caps = sandbox.capabilities(spec.mode)
         self.mode = self.caps.mode
-        self.worker: sandbox.WorkerProcess | None = None
+        self.worker: sandbox.WorkerProcess | ForkedWorker | None = None
         self.channel: Channel | None = None
         self.loaded: dict[str, Any] | None = None
         # The judge's own folder for workers it launches directly (made when first needed):
@@ -179,7 +179,7 @@ class WorkerClient:
     # -- transport ---------------------------------------------------------------------------
     def _exchange(
         self, message: dict[str, Any] | None, timeout: float, what: str, late: str = ""
-    ) -> Any:
+    ) -> dict[str, Any]:
         """Send ``message`` (if any) and read one reply, all within ``timeout`` seconds.
 
         ``what`` names the request in the student's words; ``late`` says what the timeout

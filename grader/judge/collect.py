@@ -21,10 +21,14 @@ from collections.abc import Iterable
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grader
 from grader.judge import interrupts, lifecycle
 from grader.judge.exercises import SUITES_DIR, Exercise, all_exercises
+
+if TYPE_CHECKING:
+    import pytest
 
 Points = dict[str, float]  # visibility -> points
 
@@ -34,19 +38,19 @@ class _PointCounter:
     cuda: bool
     points: dict[str, Points] = field(default_factory=dict)
 
-    def pytest_configure(self, config: object) -> None:
-        lifecycle.register_markers(config)  # type: ignore[arg-type]
+    def pytest_configure(self, config: pytest.Config) -> None:
+        lifecycle.register_markers(config)
 
-    def pytest_generate_tests(self, metafunc: object) -> None:
-        if "device" in metafunc.fixturenames:  # type: ignore[attr-defined]
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "device" in metafunc.fixturenames:
             params = lifecycle.device_params(
-                metafunc.definition,  # type: ignore[attr-defined]
+                metafunc.definition,
                 lifecycle.DEVICES,
                 self.cuda,
             )
-            metafunc.parametrize("device", params)  # type: ignore[attr-defined]
+            metafunc.parametrize("device", params)
 
-    def pytest_collection_modifyitems(self, items: list) -> None:  # type: ignore[type-arg]
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             if not lifecycle.runs_on(item, self.cuda):
                 continue

@@ -152,7 +152,9 @@ class AnswerFunction:
     def target(self) -> Callable[..., Any]:
         if _STATE.mode == "replay":
             raise Failure(f"{self.qualname}: a student release has no reference to run")
-        return getattr(importlib.import_module(f"reference.{self.module}"), self.name)
+        module = importlib.import_module(f"reference.{self.module}")
+        fn: Callable[..., Any] = getattr(module, self.name)  # a reference function
+        return fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         state = _STATE
@@ -197,7 +199,9 @@ def ahead(fn: AnswerFunction, *args: Any, **kwargs: Any) -> None:
         fn(*args, **kwargs)
 
 
-def _materialised(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple, dict]:
+def _materialised(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """One-shot iterators (``(p for p in params)``) as :class:`_Items`, which can be both read
     for the key and handed on as an iterator."""
 
@@ -365,7 +369,9 @@ KEEP = "keep"  # the tensor's .grad is as it was
 NONE = "none"  # the call set .grad to None
 
 
-def _run(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Any, list[Any]]:
+def _run(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, list[Any]]:
     """Call ``fn`` and report, per argument tensor, what it changed: None (nothing) or
     ``{"data": tensor | None, "grad": tensor | KEEP | NONE}``."""
     tensors = _tensors((args, kwargs))
@@ -449,7 +455,7 @@ def _copy(value: Any, device: str | None) -> Any:
     return value
 
 
-def _call_device(args: tuple, kwargs: dict) -> str | None:
+def _call_device(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """The device of the call's tensors when it is not the CPU (where recordings live)."""
     for t in _tensors((args, kwargs)):
         if t.device.type != "cpu":
@@ -624,7 +630,9 @@ class _State:
             )
         return entry
 
-    def replay(self, fn: AnswerFunction, key: TestKey, args: tuple, kwargs: dict) -> Any:
+    def replay(
+        self, fn: AnswerFunction, key: TestKey, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         try:
             inputs = canonical((args, kwargs), key.device)
         except TypeError as exc:
@@ -638,7 +646,7 @@ class _State:
         fn: AnswerFunction,
         key: TestKey,
         inputs: Any,
-        call: tuple[tuple, dict],
+        call: tuple[tuple[Any, ...], dict[str, Any]],
         result: Any,
         fx: list[Any],
     ) -> None:

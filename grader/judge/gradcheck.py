@@ -82,7 +82,7 @@ def check_gradients(
     ``got`` is data that came back from the worker. The comparison is in float64 with the
     tolerances for central differences; the numerical gradients are returned.
     """
-    numerical = central_gradients(f, inputs, eps)
+    numerical: list[torch.Tensor] = central_gradients(f, inputs, eps)  # an answer: untyped
     hints = list(factor_hints or [None] * len(numerical))
     for g, n, name, fh in zip(got, numerical, names, hints):
         checks.expect_tensor(g, f"{what} {name}")

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import pytest
 
 from grader.judge.failures import Failure, ForbiddenUse
-from grader.judge.scorecard import Integrity, IntegrityFinding, TestResult, Visibility
+from grader.judge.scorecard import Integrity, IntegrityFinding, Status, TestResult, Visibility
 
 DEVICES = ("cpu", "cuda")
 Measures = Literal["correctness", "speed"]
@@ -103,6 +103,7 @@ def result_of(
     points = points_of(item)
     message = hint = ""
     voided_by: Literal["audit", "runtime guard"] | None = None
+    status: Status
     if report.skipped:
         status, score, points = "skipped", 0.0, 0.0
         longrepr = report.longrepr
@@ -123,7 +124,7 @@ def result_of(
     return TestResult(
         id=f"{visibility_of(item)}/{item.name}",
         name=title_of(item),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         score=score,
         max_score=points,
         message=message,

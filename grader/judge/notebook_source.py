@@ -23,6 +23,7 @@ import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 MAX_NOTEBOOK_BYTES = 64 << 20
 # Expressions nested deeper than this (``1 + 1 + ... + 1``, 1,000 terms) are not read further:
@@ -91,7 +92,8 @@ def _cells(data: bytes, name: str) -> list[tuple[int, str]]:
 def _parse(source: str) -> ast.Module:
     """Parse a cell as Jupyter does: top-level ``await`` is allowed (and left out later)."""
     flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    return compile(source, "<cell>", "exec", flags=flags, dont_inherit=True)
+    # typeshed's compile() returns Any; with PyCF_ONLY_AST and mode "exec" it is an ast.Module.
+    return cast(ast.Module, compile(source, "<cell>", "exec", flags=flags, dont_inherit=True))
 
 
 def _strip_magics(source: str) -> tuple[str, int]:

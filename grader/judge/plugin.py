@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
@@ -39,6 +39,9 @@ from grader.judge.needs import scenario_needs
 from grader.judge.scorecard import Integrity, TestResult
 from grader.protocol.codec import AsIter, tensors_in
 from grader.protocol.messages import Op
+
+if TYPE_CHECKING:
+    from pluggy import Result
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -236,7 +239,7 @@ class GraderPlugin:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[None]:
+    ) -> Generator[None, Result[pytest.TestReport], None]:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and not report.passed):

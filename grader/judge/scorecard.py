@@ -11,11 +11,11 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 Status = Literal["passed", "failed", "error", "skipped"]
 IsolationLevel = Literal["process", "landlock", "bwrap"]
@@ -129,7 +129,7 @@ class Bundle(BaseModel):
 AnyCard = Scorecard | Bundle
 
 
-def json_schema() -> dict:
+def json_schema() -> dict[str, Any]:
     return TypeAdapter(AnyCard).json_schema()
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import io
 import json
 import os
 import secrets
@@ -30,7 +31,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from grader.judge.sandbox import view as views
 from grader.judge.sandbox.modes import Capabilities, simulated_missing, unshare_prefix
@@ -68,7 +69,8 @@ def torch_is_cuda_build() -> bool:
 def _no_new_privs() -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+        rc: int = libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS; restype c_int: an int
+        return rc == 0
     except (OSError, AttributeError):
         return False
 
@@ -148,9 +150,11 @@ class WorkerProcess:
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
+        # Popen's default buffering makes stdout a BufferedReader; typeshed says IO[bytes].
+        pipe = cast(io.BufferedReader, self.proc.stdout)
         while True:
             try:
-                chunk = self.proc.stdout.read1(1 << 16)
+                chunk = pipe.read1(1 << 16)
             except (OSError, ValueError):  # closed by kill()
                 return
             if not chunk:

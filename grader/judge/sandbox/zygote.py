@@ -15,6 +15,7 @@ launching workers directly.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from grader.judge.sandbox import view as views
 from grader.judge.sandbox.launch import (
@@ -183,7 +184,9 @@ class Zygote:
     # -- events from the template ------------------------------------------------------------
     def _discard_output(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        while self.proc.stdout.read1(1 << 16):
+        # Popen's default buffering makes stdout a BufferedReader; typeshed says IO[bytes].
+        pipe = cast(io.BufferedReader, self.proc.stdout)
+        while pipe.read1(1 << 16):
             pass
 
     def _read_events(self) -> None:
