@@ -24,8 +24,9 @@ agrees with the grade. Only if the points have no common unit small enough (more
 annotation stays right and only the log table is off.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: it would bind the module name ``annotations``,
+# which is this module's public function of that name (every annotation below evaluates at
+# runtime on Python 3.10).
 import base64
 import json
 import math

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from grader.judge.report import neutralise  # noqa: F401 - re-exported for the renderers
+from grader.judge.report import neutralise as neutralise  # re-exported for the renderers
 from grader.judge.scorecard import Bundle, Scorecard, TestResult
 
 

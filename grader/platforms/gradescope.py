@@ -311,8 +311,8 @@ def _package_files() -> list[tuple[Path, str]]:
     import reference
 
     files = []
-    for pkg in (grader, reference):
-        base = Path(pkg.__file__).resolve().parent
+    for init_file in (grader.__file__, reference.__file__):
+        base = Path(init_file).resolve().parent
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(base.parent)
             if path.is_file() and "__pycache__" not in rel.parts and path.suffix != ".pyc":

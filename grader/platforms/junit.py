@@ -9,6 +9,7 @@ One ``<testsuite>`` per exercise, one ``<testcase>`` per scorecard test (``class
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TypedDict
 
 from grader.judge.scorecard import Bundle, Scorecard, TestResult
 from grader.platforms.common import cards, points, xml_text
@@ -20,7 +21,17 @@ def _props(parent: ET.Element, **values: str) -> None:
         ET.SubElement(props, "property", name=name, value=xml_text(value))
 
 
-def _counts(tests: list[TestResult]) -> dict[str, str]:
+class _Counts(TypedDict):
+    """A test suite's counts, as XML attributes (passed as keywords to ElementTree)."""
+
+    tests: str
+    failures: str
+    errors: str
+    skipped: str
+    time: str
+
+
+def _counts(tests: list[TestResult]) -> _Counts:
     return {
         "tests": str(len(tests)),
         "failures": str(sum(t.status == "failed" for t in tests)),
