@@ -118,7 +118,7 @@ def run(opts: ClassOptions) -> Outcome:
     except OSError as exc:
         raise GraderError(f"cannot write to {opts.out}: {exc.strerror}") from None
     seed = class_seed(opts.out, opts.seed)
-    grading = {
+    grading: dict[str, object] = {
         "device": opts.device,
         "isolation": opts.isolation,
         "visibilities": list(opts.visibilities),

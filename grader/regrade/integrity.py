@@ -95,8 +95,9 @@ def _finding_text(item: Any) -> str:
         return item
     if isinstance(item, dict):
         for key in ("message", "summary", "finding", "description", "rule", "kind", "name"):
-            if isinstance(item.get(key), str) and item[key]:
-                return item[key]
+            value = item.get(key)
+            if isinstance(value, str) and value:
+                return value
     return json.dumps(item, sort_keys=True, default=str)[:200]
 
 

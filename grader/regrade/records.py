@@ -8,13 +8,13 @@ grading failed) or ``pending`` (the run was interrupted first) -- never a silent
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
 from grader.judge.scorecard import Scorecard
 
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT: Final = 1
 Status = Literal["graded", "not-found", "error", "pending"]
 
 

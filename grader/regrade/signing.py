@@ -153,14 +153,16 @@ def sign_file(card_path: Path, key: Ed25519PrivateKey, **facts: Any) -> Path:
     return sig_path
 
 
-def verify_file(card_path: Path, public: Ed25519PublicKey, sig_path: Path | None = None) -> dict:
+def verify_file(
+    card_path: Path, public: Ed25519PublicKey, sig_path: Path | None = None
+) -> dict[str, Any]:
     """The signed statement, if ``card_path`` and its signature check out; else GraderError."""
     from cryptography.exceptions import InvalidSignature
 
     sig_path = sig_path or card_path.with_name(card_path.name + SUFFIX)
     try:
         envelope = json.loads(sig_path.read_text(encoding="utf-8"))
-        signed = envelope["statement"]
+        signed: dict[str, Any] = envelope["statement"]  # JSON; the signature covers it
         signature = base64.b64decode(envelope["signature"], validate=True)
     except OSError as exc:
         raise GraderError(f"cannot read the signature {sig_path}: {exc.strerror}") from None

@@ -20,6 +20,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.judge.runner import Options
 
 LOCK = threading.Lock()  # pytest runs in-process: one grading at a time per process
 BUSY = threading.Event()  # set while a student is being graded in this process
@@ -46,11 +50,12 @@ class JobResult:
     wall_s: float = 0.0
 
 
-def _options(job: Job) -> object:
+def _options(job: Job) -> Options:
     from grader.judge.runner import Options
 
-    values = dict(job.options)
-    values["visibilities"] = tuple(values.get("visibilities", ("public", "hidden")))  # type: ignore[arg-type]
+    # Options fields, as classrun wrote them from its own typed settings (trusted data).
+    values: dict[str, Any] = dict(job.options)
+    values["visibilities"] = tuple(values.get("visibilities", ("public", "hidden")))
     known = {f.name for f in dataclasses.fields(Options)}
     if "hide" in known and job.hide:  # the runner accepts extra folders to mask
         values["hide"] = tuple(Path(p) for p in job.hide)
@@ -94,7 +99,7 @@ def _grade(job: Job, result: JobResult) -> None:
                 raise ValueError(f"unsafe file name {name!r}")
             (folder / name).write_bytes(data)
         chosen = [exercises.find(e) for e in job.exercises]
-        bundle, errors = runner.grade_many(chosen, folder, _options(job))  # type: ignore[arg-type]
+        bundle, errors = runner.grade_many(chosen, folder, _options(job))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.errors = errors
