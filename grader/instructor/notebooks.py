@@ -22,6 +22,7 @@ import io
 import re
 import sys
 import tokenize
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -123,12 +124,14 @@ def _trailing_comment(line: str) -> str:
     return comments[-1] if comments else ""
 
 
-def _import_lines(nodes: list[ast.stmt], bound: set[str], wanted: list[str]) -> list[str]:
+def _import_lines(
+    nodes: list[ast.Import | ast.ImportFrom], bound: set[str], wanted: list[str]
+) -> list[str]:
     """One import per line, without names the module already has, sorted the way ruff's isort
     wants: standard library first, plain ``import`` before ``from``, alphabetical."""
     found = set(wanted)
     for node in nodes:
-        for alias in node.names:  # type: ignore[attr-defined]
+        for alias in node.names:
             if (alias.asname or alias.name.split(".")[0]) in bound:
                 continue
             if isinstance(node, ast.ImportFrom):
@@ -229,7 +232,10 @@ def build(source: str, number: int, module: str, *, solution: bool = False) -> N
     cells: list[NotebookNode] = []
 
     def add(kind: str, text: str) -> None:
-        make = v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell
+        # Both make a NotebookNode; nbformat leaves them unannotated.
+        make: Callable[..., NotebookNode] = (
+            v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell
+        )
         cells.append(make(text, id=f"{kind}-{len(cells) + 1}"))
 
     doc, header, chunks = _chunks(source)
@@ -271,7 +277,7 @@ def build(source: str, number: int, module: str, *, solution: bool = False) -> N
         "then run the cell below. `grade list` shows every exercise.",
     )
     add("code", f"!grade exercise-{number} --submission {module}.ipynb")
-    nb = v4.new_notebook(cells=cells)
+    nb: NotebookNode = v4.new_notebook(cells=cells)  # nbformat leaves it unannotated
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
@@ -281,7 +287,7 @@ def build(source: str, number: int, module: str, *, solution: bool = False) -> N
 
 
 def to_text(nb: NotebookNode) -> str:
-    text = nbformat.writes(nb)
+    text: str = nbformat.writes(nb)  # nbformat leaves it unannotated
     return text if text.endswith("\n") else text + "\n"
 
 

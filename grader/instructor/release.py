@@ -33,6 +33,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -107,15 +108,16 @@ def _shipped_grader_files(
 
 
 def _dependencies(root: Path) -> list[str]:
-    try:
+    if sys.version_info < (3, 11):  # no tomllib (a version check, which mypy understands)
+        return DEFAULT_DEPENDENCIES
+    else:
         import tomllib
-    except ImportError:  # Python 3.10
-        return DEFAULT_DEPENDENCIES
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-        return list(data["project"]["dependencies"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return DEFAULT_DEPENDENCIES
+
+        try:
+            data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+            return list(data["project"]["dependencies"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return DEFAULT_DEPENDENCIES
 
 
 def _exercise_table(released: list[Exercise]) -> str:

@@ -121,6 +121,8 @@ def _student_name(tree: ast.Module, line: int, filename: str) -> str:
         node = parents[node]
         if node not in parents:
             break
+    # node is the def (or class) directly in the module or class: it has a name. (A def under
+    # a module-level `if` would raise AttributeError here.)
     names = [node.name]  # type: ignore[attr-defined]
     owner = parents.get(node)
     while isinstance(owner, ast.ClassDef):

@@ -208,7 +208,7 @@ def _kept_open(prepared: runner.Prepared) -> Iterator[None]:
     same way. The client's restart after a crash or hang is untouched."""
     client = prepared.client
     close = client.close
-    client.close = lambda: None  # type: ignore[method-assign]
+    client.close = lambda: None  # type: ignore[method-assign]  # held open on purpose (above)
     template = getattr(prepared, "zygote", None)
     if template is not None:
         prepared.zygote = None
