@@ -89,11 +89,15 @@ def test_zero_gradients_stay_zero(student, device):
     """All-zero gradients give total norm 0 and stay zero (no division by zero)"""
     params = make_params([(3,), (2, 2)], device=device)
     for p in params:
+        assert p.grad is not None  # make_params gives every parameter a gradient
         p.grad.zero_()
     got = student.clip_grad_norm(params, 1.0)
     checks.scalar_close(got, 0.0, "total norm of zero gradients")
     for i, p in enumerate(params):
-        checks.close(p.grad, torch.zeros_like(p.grad), f"gradient {i} (all zeros)")
+        # If the student's code set .grad to None, zeros_like raises TypeError here (the test
+        # reports an error, not close()'s "expected a torch.Tensor, got None").
+        zeros = torch.zeros_like(p.grad)  # type: ignore[arg-type]
+        checks.close(p.grad, zeros, f"gradient {i} (all zeros)")
 
 
 @pytest.mark.parametrize("case", range(3))

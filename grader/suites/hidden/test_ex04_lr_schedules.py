@@ -1,6 +1,7 @@
 """Exercise 4 - learning-rate schedules: hidden tests (configurations drawn from the seed)."""
 
 import random
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def random_min_lr(rng: random.Random, base: float) -> float:
     return 0.0 if rng.random() < 0.3 else base * rng.uniform(0.0, 0.5)
 
 
-def random_class_case(rng: random.Random, cls: str) -> tuple[dict, list[float], int]:
+def random_class_case(rng: random.Random, cls: str) -> tuple[dict[str, Any], list[float], int]:
     """Scheduler kwargs, 1-4 group lrs and a number of steps that covers the schedule."""
     group_lrs = [random_lr(rng) for _ in range(rng.randint(1, 4))]
     min_lr = random_min_lr(rng, min(group_lrs))

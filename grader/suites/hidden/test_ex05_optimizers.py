@@ -1,19 +1,21 @@
 """Exercise 5 - optimizers: hidden tests (hyperparameters and inputs drawn from the seed)."""
 
 import random
+from typing import Any
 
 import pytest
 import torch
 
 from grader.suites.support.ex05_optimizers import (
     OPTIMIZERS,
+    Case,
     check_against_torch,
     check_resume,
     make_case,
 )
 
 
-def random_hyper(rng: random.Random, name: str) -> dict:
+def random_hyper(rng: random.Random, name: str) -> dict[str, Any]:
     """A random, valid set of hyperparameters for ``name``."""
     if name == "SGD":
         momentum = rng.choice([0.0, 0.5, 0.9, 0.99])
@@ -40,7 +42,7 @@ def random_hyper(rng: random.Random, name: str) -> dict:
     }
 
 
-def random_case(seed: int, name: str, **options) -> tuple:
+def random_case(seed: int, name: str, **options) -> tuple[Case, random.Random]:
     """1-3 param groups, each overriding some hyperparameters, with random shapes."""
     rng = random.Random(seed)
     kwargs = random_hyper(rng, name)

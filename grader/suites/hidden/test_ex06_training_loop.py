@@ -1,6 +1,7 @@
 """Exercise 6 - the training loop: hidden tests (configurations drawn from the grade-time seed)."""
 
 import random
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def random_run(seed):
         scheduler=rng.choice(SCHEDULERS),
         scale=rng.choice([1.0, 3.0]),
     )
-    kwargs = {"accumulation_steps": rng.choice([1, 1, 2, 3])}
+    kwargs: dict[str, Any] = {"accumulation_steps": rng.choice([1, 1, 2, 3])}  # the call's
     if rng.random() < 0.6:
         kwargs["max_grad_norm"] = first_gradient_norm(spec) * rng.uniform(0.4, 1.2)
     if spec["scheduler"]:
@@ -121,7 +122,7 @@ def test_fit_random_run(student, seed):
         scheduler={"name": "cosine", "T_max": 20},
         scale=3.0,
     )
-    kwargs = {
+    kwargs: dict[str, Any] = {  # the call's keyword arguments
         "epochs": 3,
         "scheduler": True,
         "scheduler_interval": "step",

@@ -25,7 +25,7 @@ SHAPES = [(1, 1), (1, 4), (7, 1), (8, 3), (33, 5)]
 SHAPE_IDS = [f"N{n}-D{d}" for n, d in SHAPES]
 
 
-def figure1(device="cpu"):
+def figure1(device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Course figure 1: one example x = 2, y = 6, from w = 1, b = 0."""
     X = torch.tensor([[2.0]], dtype=F64, device=device)
     y = torch.tensor([6.0], dtype=F64, device=device)
@@ -34,7 +34,7 @@ def figure1(device="cpu"):
     return X, y, w, b
 
 
-def figure2(device="cpu"):
+def figure2(device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Course figure 2: (1, 3), (2, 5), (3, 7) from w = b = 0."""
     X = torch.tensor([[1.0], [2.0], [3.0]], dtype=F64, device=device)
     y = torch.tensor([3.0, 5.0, 7.0], dtype=F64, device=device)
@@ -47,7 +47,7 @@ def figure2(device="cpu"):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
-def test_predict(student, device, seed, shape):
+def test_predict(student, device, seed, shape: tuple[int, int]):
     """predict computes X w + b with shape (N,)"""
     X, _, w, b = regression_data(seed, *shape, device=device)
     got = student.predict(X, w, b)
@@ -61,7 +61,7 @@ def test_predict_figure1(student, device):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
-def test_mse_loss(student, device, seed, shape):
+def test_mse_loss(student, device, seed, shape: tuple[int, int]):
     """mse_loss is the mean of squared errors, as a 0-d tensor"""
     X, y, w, b = regression_data(seed, *shape, device=device)
     y_hat = ref.predict(X, w, b)
@@ -81,7 +81,7 @@ def test_mse_loss_figure1(student, device):
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
-def test_mse_gradients_match_autograd(student, device, seed, shape):
+def test_mse_gradients_match_autograd(student, device, seed, shape: tuple[int, int]):
     """mse_gradients equals autograd's gradient of mse_loss(predict(X, w, b), y)"""
     X, y, w, b = regression_data(seed, *shape, device=device)
     check_mse_gradients(student, X, y, w, b)

@@ -104,6 +104,7 @@ def test_single_tensor_is_accepted(student, device, seed):
     got = student.clip_grad_norm(mine, 1.0)
     expected = ref.clip_grad_norm(theirs, 1.0)
     checks.close(got, expected, "the returned total norm")
+    assert theirs.grad is not None  # the reference clips the gradient, never drops it
     checks.close(mine.grad, theirs.grad, "the gradient after clipping")
 
 
@@ -152,6 +153,7 @@ def test_clip_grad_value_clamps_each_entry(student, device, seed):
     if got is not None:
         raise Failure(f"clip_grad_value should return None, got {checks.fmt(got)}")
     for i, (s, r) in enumerate(zip(mine, theirs)):
+        assert r.grad is not None  # every parameter has a gradient (without_grad=[])
         checks.close(s.grad, r.grad, f"gradient of parameter {i} after clip_grad_value")
 
 

@@ -1,5 +1,7 @@
 """Exercise 4 - learning-rate schedules: public tests (these ship to students)."""
 
+from typing import Any
+
 import pytest
 
 from grader.judge.failures import Failure
@@ -14,7 +16,7 @@ from grader.suites.support.ex04_lr_schedules import (
 )
 
 CLASSES = ["StepDecayLR", "CosineAnnealingLR", "WarmupCosineLR"]
-CLASS_KWARGS = {
+CLASS_KWARGS: dict[str, dict[str, Any]] = {  # each scheduler's keyword arguments
     "StepDecayLR": {"step_size": 3, "gamma": 0.5},
     "CosineAnnealingLR": {"total_steps": 12, "min_lr": 0.001},
     "WarmupCosineLR": {"warmup_steps": 4, "total_steps": 14, "min_lr": 0.002},

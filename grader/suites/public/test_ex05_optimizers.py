@@ -5,6 +5,8 @@ span 1e-6 ... 1e2 (so where eps goes matters) and compares every parameter after
 with torch.optim in float64.
 """
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -45,7 +47,8 @@ RMSPROP_GRID = [
     {"lr": 0.001, "momentum": 0.9},
 ]
 # Per optimizer: constructor kwargs and two groups' overrides (different lrs and more).
-GROUPS = {
+# optimizer -> (its keyword arguments, each param group's overrides)
+GROUPS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
     "SGD": ({"lr": 0.01, "momentum": 0.9}, [{}, {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.1}]),
     "Adam": ({"lr": 0.01}, [{"betas": (0.8, 0.9)}, {"lr": 0.001, "weight_decay": 0.01}]),
     "AdamW": ({"lr": 0.01}, [{}, {"lr": 0.05, "weight_decay": 0.2, "eps": 1e-4}]),
@@ -93,7 +96,7 @@ def test_defaults_and_a_generator_of_parameters(student, seed, name):
 def test_param_groups_use_their_own_hyperparameters(student, seed, name):
     """Each param group is updated with its own lr and hyperparameters"""
     kwargs, overrides = GROUPS[name]
-    shapes = [[(3, 2), (4,)], [(5,)]]
+    shapes: list[list[tuple[int, ...]]] = [[(3, 2), (4,)], [(5,)]]
     case = make_case(name, kwargs, seed=seed, shapes=shapes, overrides=overrides)
     check_against_torch(student, case)
 

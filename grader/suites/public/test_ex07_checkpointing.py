@@ -6,6 +6,8 @@ process restores (parameters, optimizer and scheduler states, RNG draws) with it
 uninterrupted run, exactly.
 """
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -80,7 +82,12 @@ def test_checkpoint_loads_with_weights_only(student, seed):
 
 def test_load_returns_epoch_best_val_loss_and_extra(student, seed):
     """load_checkpoint returns the saved epoch, best_val_loss and extra (model-only load)"""
-    extra = {"note": "warmup done", "step": 120, "history": [0.9, 0.7], "ema": torch.ones(3)}
+    extra: dict[str, Any] = {
+        "note": "warmup done",
+        "step": 120,
+        "history": [0.9, 0.7],
+        "ema": torch.ones(3),
+    }
     saved, data = roundtrip(student, make_spec(seed), seed=seed, best_val_loss=0.4375, extra=extra)
     info = data["info"]
     if not isinstance(info, dict):

@@ -49,7 +49,8 @@ def regression_data(
     y = X @ true_w + 0.5 + 0.3 * torch.randn(n, generator=gen, dtype=F64)
     w = torch.randn(d, generator=gen, dtype=F64)
     b = torch.randn((), generator=gen, dtype=F64)
-    return tuple(t.to(device=device, dtype=dtype) for t in (X, y, w, b))  # type: ignore[return-value]
+    X, y, w, b = (t.to(device=device, dtype=dtype) for t in (X, y, w, b))
+    return X, y, w, b
 
 
 def sample_point(name: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
@@ -231,10 +232,9 @@ def check_numerical_gradient(
         what = f"numerical gradient of {name} at eps={eps:g} (compared with central differences)"
     if check_x:
         check_input_unchanged(before, student.after(x))
-    checks.close(
+    return checks.close(  # got itself, once close() has checked that it is a tensor
         got, expected, what, rtol=rtol, atol=atol, hints=[numerical_hint(f, before, used_eps)]
     )
-    return got
 
 
 def losses_hint(expected: list[float]) -> Callable[[list[float]], str]:

@@ -77,7 +77,9 @@ def with_dead_units(args: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[
     return [X, y, W1, b1, W2, b2], [0, h - 1]
 
 
-def kink_free_inputs(seed: int, n: int, d: int, h: int, c: int, margin: float = 1e-3) -> list:
+def kink_free_inputs(
+    seed: int, n: int, d: int, h: int, c: int, margin: float = 1e-3
+) -> list[torch.Tensor]:
     """Random inputs whose pre-activations all keep ``margin`` away from ReLU's kink at 0,
     so that finite differences (which step 1e-6) see a differentiable function."""
     for attempt in range(100):
@@ -175,7 +177,11 @@ def relu_hint(args: list[torch.Tensor], name: str) -> checks.Hint:
         live = [j for j in range(h1.shape[1]) if j not in dead]
         g, e = got.detach().to("cpu", F64), expected.detach().to("cpu", F64)
         if g.shape == e.shape and dead:
-            pick = (lambda t, cols: t[:, cols]) if g.ndim == 2 else (lambda t, cols: t[cols])
+            two_d = g.ndim == 2
+
+            def pick(t: torch.Tensor, cols: list[int]) -> torch.Tensor:
+                return t[:, cols] if two_d else t[cols]
+
             live_ok = torch.allclose(pick(g, live), pick(e, live), rtol=1e-8, atol=1e-12)
             if live_ok and pick(g, dead).abs().max() > 0:
                 return (
@@ -224,7 +230,7 @@ def check_softmax_ce(
     return loss, dlogits
 
 
-def check_forward(student: Any, args: list[torch.Tensor]) -> tuple[torch.Tensor, dict]:
+def check_forward(student: Any, args: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
     X, _, W1, b1, W2, b2 = args
     got = student.mlp_forward(X, W1, b1, W2, b2)
     if not isinstance(got, tuple | list) or len(got) != 2:

@@ -196,7 +196,7 @@ def run_schedule(
 ) -> dict[str, Any]:
     """Drive the student's ``cls`` in the worker; lrs come back as floats, checked per group."""
     n = len(group_lrs)
-    result = run(
+    result: dict[str, Any] = run(  # the scenario's dict (see the worker's schedule())
         student,
         f"schedule_{cls}",
         kwargs=kwargs,

@@ -155,7 +155,7 @@ def in_worker(student: Any, scenario: str, **data: Any) -> Any:
 
 def run_student(student: Any, case: Case, resume_at: int | None = None) -> dict[str, Any]:
     """The student's trajectory (and resumed trajectory) for ``case``, from the worker."""
-    return in_worker(
+    result: dict[str, Any] = in_worker(  # the scenario's dict (see the worker's trajectory())
         student,
         f"trajectory_{case.optimizer}",
         groups=case.groups,
@@ -167,6 +167,7 @@ def run_student(student: Any, case: Case, resume_at: int | None = None) -> dict[
         resume_at=resume_at,
         as_iterator=case.as_iterator,
     )
+    return result
 
 
 def grad_at(case: Case, i: int, t: int) -> torch.Tensor | None:

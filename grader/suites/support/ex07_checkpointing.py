@@ -177,9 +177,10 @@ def save_then_load(
     given the checkpoint's bytes and the spec without its initial weights: what it reports."""
     checkpoint = saved_bytes(run(student, save[0], spec=spec, **save[1]))
     student.fresh_worker()
-    return run(
+    loaded: dict[str, Any] = run(  # a load scenario's report
         student, load[0], spec=without_initial_weights(spec), checkpoint=checkpoint, **load[1]
     )
+    return loaded
 
 
 def resume(

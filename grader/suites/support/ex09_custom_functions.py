@@ -100,7 +100,7 @@ def with_grad(inputs: Sequence[Any]) -> list[Any]:
 # -- expectations -----------------------------------------------------------------------------
 def expected(
     cls: str, inputs: Sequence[Any], grad_output: torch.Tensor | None
-) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The built-in's output and its gradients for ``grad_output`` (identity for the STE)."""
     leaves = with_grad(inputs)
     out = BUILTIN[cls](*leaves)
@@ -175,6 +175,10 @@ def check_grads(
                 (i, Failure(f"{what} is None, expected a tensor of shape {tuple(e.shape)}"))
             )
             continue
+
+        def grad_output_hint(g_: torch.Tensor, e_: torch.Tensor, i: int = i) -> str | None:
+            return _ignores_grad_output(cls, inputs, i, g_)
+
         try:
             checks.close(
                 g,
@@ -183,7 +187,7 @@ def check_grads(
                 rtol=GRAD_RTOL if e.dtype == F64 else None,
                 atol=GRAD_ATOL * max(1.0, float(e.abs().max())) if e.dtype == F64 else None,
                 factor_hints=(factor_hints or {}).get(i),
-                hints=[lambda g_, e_, i=i: _ignores_grad_output(cls, inputs, i, g_)],
+                hints=[grad_output_hint],
             )
         except Failure as failure:
             if isinstance(g, torch.Tensor):
@@ -191,7 +195,7 @@ def check_grads(
             wrong.append((i, failure))
     if not wrong:
         return
-    i, failure = wrong[0]
+    i, first = wrong[0]
     right = [names[k] for k in range(len(names)) if k not in {j for j, _ in wrong}]
     which = (
         f"only the gradient for {names[i]} is wrong (those for {', '.join(right)} are right)"
@@ -200,8 +204,8 @@ def check_grads(
         if len(wrong) == 1
         else f"the gradients for {', '.join(names[j] for j, _ in wrong)} are wrong"
     )
-    failure.hint = f"{which}: {failure.hint}" if failure.hint else which
-    raise failure
+    first.hint = f"{which}: {first.hint}" if first.hint else which
+    raise first
 
 
 def check_gradcheck(cls: str, result: dict[str, Any] | None, inputs: Sequence[Any]) -> None:

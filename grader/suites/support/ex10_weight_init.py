@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -269,7 +270,7 @@ def init_and_check(
     check_distribution(tensor, sigma, uniform="uniform" in fn, what=what, alternatives=alternatives)
 
 
-def check_init_mlp(got: dict) -> None:
+def check_init_mlp(got: dict[str, Any]) -> None:
     """The parameters ``init_mlp_`` left (from the ``init_mlp`` scenario)."""
     raise_not_implemented("init_mlp_", got)
     if not got["returned_model"]:
