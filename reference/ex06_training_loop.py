@@ -55,7 +55,7 @@ def train_one_epoch(
             optimizer.zero_grad()
         x, y = x.to(device), y.to(device)
         loss = loss_fn(model(x), y)
-        (loss / accumulation_steps).backward()
+        (loss / accumulation_steps).backward()  # type: ignore[no-untyped-call]  # torch: unannotated
         losses.append(loss.item())
         if (i + 1) % accumulation_steps == 0:
             step()

@@ -60,7 +60,8 @@ def calculate_fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    return nn.init.calculate_gain(nonlinearity, param)
+    # torch types the name as a Literal of the names it knows, and refuses others (ValueError).
+    return nn.init.calculate_gain(nonlinearity, param)  # type: ignore[arg-type]
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
