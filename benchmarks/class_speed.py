@@ -72,6 +72,18 @@ def _cgroup() -> Path | None:
     return path
 
 
+def _remove_cgroup(path: Path) -> None:
+    """Remove the benchmark's cgroup once its last process is gone (a killed sandbox's
+    processes can take a moment to be reaped after `grade class` itself has exited)."""
+    for _ in range(100):
+        try:
+            path.rmdir()
+            return
+        except OSError:
+            time.sleep(0.1)
+    print(f"note: {path} still has processes: {(path / 'cgroup.procs').read_text().split()}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=200)
@@ -97,10 +109,11 @@ def main() -> int:
     done = subprocess.run(cmd, preexec_fn=join_cgroup, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    judge_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if cgroup is not None:
         cpu = int((cgroup / "cpuacct.usage").read_text()) / 1e9
         how = "cpuacct cgroup (every process of the run, sandboxed workers included)"
-        cgroup.rmdir()
+        _remove_cgroup(cgroup)
     else:
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         how = "RUSAGE_CHILDREN (misses sandboxed workers that were not waited for)"
@@ -112,6 +125,11 @@ def main() -> int:
     print(f"class: {n} students, files {kinds}, exercises {which}, -j {args.jobs}")
     print(f"wall: {wall:.1f} s  ({n / wall * 60:.1f} students/min, {wall / n:.2f} s per student)")
     print(f"cpu:  {cpu:.1f} s  ({cpu / n:.2f} CPU s per student)  [{how}]")
+    if cgroup is not None:  # the judges are waited for; the sandboxed workers are not
+        print(
+            f"      judge processes {judge_cpu / n:.2f} CPU s per student, workers and their "
+            f"templates {(cpu - judge_cpu) / n:.2f}"
+        )
     if n != 200:
         print(f"200 students at this rate: {wall / n * 200 / 60:.1f} min")
     verdict = "within" if wall / n * 200 <= TARGET_S else "OVER"
