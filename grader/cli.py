@@ -194,8 +194,9 @@ def _guard(fn: Callable[..., int]) -> Callable[..., None]:
         if fast_exit:
             # The scorecard is on disk and the report printed: skip interpreter teardown
             # (with torch loaded it costs a few hundred ms on every `grade` run).
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None when Python started with that stream closed
+                    stream.flush()
             os._exit(code)
         sys.exit(code)
 

@@ -96,6 +96,20 @@ def test_regions_become_one_raise_naming_the_function_or_method():
     ast.parse(stub)
 
 
+def test_a_function_defined_under_a_module_level_if_is_named():
+    source = (
+        "import sys\n\n"
+        "if sys.version_info >= (3, 10):\n\n"
+        "    def clip(x):\n"
+        "        # BEGIN SOLUTION\n"
+        "        return x\n"
+        "        # END SOLUTION\n"
+    )
+    stub = stubs.make_stub(source, 3)
+    assert 'raise NotImplementedError("exercise-3: write clip")' in stub
+    ast.parse(stub)
+
+
 def test_imports_only_the_answers_used_stay_marked_for_ruff():
     stub = stubs.make_stub(SOLUTION, 9)
     assert f"import math  {stubs.ANSWER_IMPORT}\n" in stub

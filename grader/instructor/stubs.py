@@ -115,19 +115,18 @@ def _student_name(tree: ast.Module, line: int, filename: str) -> str:
             f"{filename}:{line}: a solution region must be inside a function or method body "
             "(at module or class level the stub's raise would run on import)"
         )
-    node: ast.AST = max(funcs, key=lambda n: n.lineno)  # innermost
-    # climb out of helpers nested in the function the student writes
-    while not isinstance(parents.get(node), (ast.Module, ast.ClassDef)):
-        node = parents[node]
-        if node not in parents:
-            break
-    # node is the def (or class) directly in the module or class: it has a name. (A def under
-    # a module-level `if` would raise AttributeError here.)
-    names = [node.name]  # type: ignore[attr-defined]
-    owner = parents.get(node)
-    while isinstance(owner, ast.ClassDef):
-        names.insert(0, owner.name)
-        owner = parents.get(owner)
+    node: ast.FunctionDef | ast.AsyncFunctionDef = max(funcs, key=lambda n: n.lineno)
+    # Climb out of helpers nested in the function the student writes (through any `if`,
+    # `try` or `with` around it): the outermost def is the name the student knows.
+    owners: list[str] = []
+    current: ast.AST = node
+    while current in parents:
+        current = parents[current]
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node, owners = current, []
+        elif isinstance(current, ast.ClassDef):
+            owners.insert(0, current.name)
+    names = [*owners, node.name]
     return ".".join(names)
 
 

@@ -91,13 +91,13 @@ def test_zero_gradients_stay_zero(student, device):
     for p in params:
         assert p.grad is not None  # make_params gives every parameter a gradient
         p.grad.zero_()
+    # Expected zeros made before the student's call, not from p.grad after it: code that set
+    # .grad to None then fails with close()'s "expected a tensor", not a TypeError here.
+    zeros = [torch.zeros_like(p.detach()) for p in params]
     got = student.clip_grad_norm(params, 1.0)
     checks.scalar_close(got, 0.0, "total norm of zero gradients")
     for i, p in enumerate(params):
-        # If the student's code set .grad to None, zeros_like raises TypeError here (the test
-        # reports an error, not close()'s "expected a torch.Tensor, got None").
-        zeros = torch.zeros_like(p.grad)  # type: ignore[arg-type]
-        checks.close(p.grad, zeros, f"gradient {i} (all zeros)")
+        checks.close(p.grad, zeros[i], f"gradient {i} (all zeros)")
 
 
 @pytest.mark.parametrize("case", range(3))
