@@ -278,3 +278,38 @@ def test_require_isolation_landlock_is_met_without_namespaces(tmp_path):
     assert done.returncode == 0, done.stderr
     assert card_of(tmp_path / "card.json")["environment"]["isolation_level"] == "landlock"
     assert not done.stdout.startswith("isolation:")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_student_leaves_nothing_for_the_next_one_graded_by_the_same_process(mode):
+    """A class's grading process forks every student's workers from one template: what one
+    student's code plants (files, environment, module state) never reaches the next's."""
+    from grader.regrade import task
+    from grader.regrade.cache import grader_fingerprint
+
+    def job(student: str, path: Path) -> task.Job:
+        options = {"device": "cpu", "seed": 5, "isolation": mode, "audit": False, "select": FEW}
+        return task.Job(
+            student=student,
+            files={"ex03_gradient_clipping.py": path.read_bytes()},
+            exercises=["exercise-3"],
+            options=options,
+            fingerprint=grader_fingerprint(),
+        )
+
+    def score(result: task.JobResult) -> tuple[float, float]:
+        assert result.error is None and not result.errors, result
+        card = json.loads(result.cards[0])
+        return card["score"], card["max_score"]
+
+    try:
+        alone = score(task.grade_student(job("b-alone", RED / "look_for_a_mark.py")))
+        assert alone[0] == alone[1] > 0  # B is a correct solution when nothing is planted
+        template = next(iter(task._TEMPLATES.values()))
+        planted = score(task.grade_student(job("a", RED / "leave_a_mark.py")))
+        assert planted[0] == 0  # A called the forbidden built-ins: the runtime guard voids it
+        after = score(task.grade_student(job("b", RED / "look_for_a_mark.py")))
+        assert next(iter(task._TEMPLATES.values())) is template and template.alive  # shared
+        assert after == alone
+    finally:
+        task.close_templates()

@@ -93,7 +93,7 @@ def _template_for(modules: list[str], opts: Options) -> tuple[Zygote | None, boo
     """A worker template for ``modules`` and whether this grading owns (and closes) it."""
     if shared_templates is not None:
         return shared_templates(modules, opts), False
-    return start_zygote(modules, mode=opts.isolation, cuda=_cuda(opts)), True
+    return start_zygote(modules, mode=opts.isolation, cuda=workers_need_cuda(opts)), True
 
 
 def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = None) -> Prepared:
@@ -114,7 +114,7 @@ def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = Non
         source=sub.data,
         forbidden=tuple(ex.forbidden) if opts.check_forbidden else (),
         mode=opts.isolation,
-        cuda=_cuda(opts),
+        cuda=workers_need_cuda(opts),
         unusable=sub.error,
         zygote=zygote,
     )
@@ -144,7 +144,8 @@ def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = Non
     return Prepared(ex, sub, client, integrity, defined, owned)
 
 
-def _cuda(opts: Options) -> bool:
+def workers_need_cuda(opts: Options) -> bool:
+    """Whether workers must be able to use CUDA (their sandbox then allows the GPU devices)."""
     return opts.device in ("cuda", "auto")
 
 
@@ -338,7 +339,8 @@ def max_points(ex: Exercise, opts: Options) -> float:
     from grader.judge.collect import points_by_visibility
 
     try:
-        points = points_by_visibility(ex, cuda=_cuda(opts) and torch.cuda.is_available())
+        cuda = workers_need_cuda(opts) and torch.cuda.is_available()
+        points = points_by_visibility(ex, cuda=cuda)
     except Exception:  # a suite that fails to load: the failed card says why
         return 0.0
     return float(sum(p for v, p in points.items() if v in opts.visibilities))
@@ -409,9 +411,13 @@ def interrupted_bundle(opts: Options) -> Bundle:
     )
 
 
-def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bundle, list[str]]:
+def grade_many(
+    exercises: list[Exercise], root: Path, opts: Options, template: Zygote | None = None
+) -> tuple[Bundle, list[str]]:
     """Grade several exercises, starting each worker while the previous exercise runs.
 
+    Workers are forked from ``template`` when one is given (the caller keeps it: a class's
+    grading process shares one between its students), else from a template of this run's own.
     SIGINT/SIGTERM stop it between or inside exercises: the bundle then holds what finished
     (the exercise being graded with its finished tests) and is marked ``interrupted``.
     """
@@ -425,7 +431,10 @@ def grade_many(exercises: list[Exercise], root: Path, opts: Options) -> tuple[Bu
     owns = False
     try:
         # One worker template for the whole run: every exercise's workers are forked from it.
-        zygote, owns = _template_for([ex.module for ex in exercises], opts)
+        if template is not None and template.alive:
+            zygote, owns = template, False
+        else:
+            zygote, owns = _template_for([ex.module for ex in exercises], opts)
         warm_up()  # while the template imports torch
         for i, ex in enumerate(exercises):
             current = upcoming or _prepare_or_error(ex, root, opts, zygote)

@@ -45,6 +45,7 @@ def _pool_process_signals() -> None:
     def on_term(_signum: int, _frame: object) -> None:
         if task.BUSY.is_set():
             raise KeyboardInterrupt
+        task.close_templates()
         os._exit(128 + signal.SIGTERM)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
