@@ -65,11 +65,14 @@ class Prepared:
     zygote: Zygote | None = None  # the worker template this grading started (closed with it)
 
 
-def warm_up() -> None:
+def warm_up(optimizers: bool = False) -> None:
     """Import what grading needs (torch, pytest and its plugins, the audit) with SIGINT and
     SIGTERM held back: an interrupt that lands inside an import's C initialisation can abort
     the process, or come out wrapped as another error. Delivered right after, it interrupts
-    plain Python code, which writes the scorecard."""
+    plain Python code, which writes the scorecard.
+
+    ``optimizers``: also what torch imports when the first optimizer is made (torch._dynamo,
+    ~2 s), for runs whose references make one -- done while the worker template starts."""
     from grader.judge import interrupts
 
     with interrupts.deferred():
@@ -79,6 +82,9 @@ def warm_up() -> None:
 
         import grader.judge.audit  # noqa: F401
         import grader.judge.plugin  # noqa: F401
+
+        if optimizers:
+            import torch._dynamo  # noqa: F401
 
 
 # Where a grading gets its worker template when none is passed: None starts one per grading
@@ -435,7 +441,7 @@ def grade_many(
             zygote, owns = template, False
         else:
             zygote, owns = _template_for([ex.module for ex in exercises], opts)
-        warm_up()  # while the template imports torch
+        warm_up(optimizers=len(exercises) > 1)  # while the template imports torch
         for i, ex in enumerate(exercises):
             current = upcoming or _prepare_or_error(ex, root, opts, zygote)
             upcoming = None
