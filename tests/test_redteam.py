@@ -287,11 +287,14 @@ def test_a_student_leaves_nothing_for_the_next_one_graded_by_the_same_process(mo
     from grader.regrade import task
     from grader.regrade.cache import grader_fingerprint
 
+    mark = f"tlg-left-by-student-a-{os.getpid()}-{time.monotonic_ns()}"  # this run's own
+
     def job(student: str, path: Path) -> task.Job:
         options = {"device": "cpu", "seed": 5, "isolation": mode, "audit": False, "select": FEW}
+        text = path.read_text().replace('MARK = "tlg-left-by-student-a"', f'MARK = "{mark}"')
         return task.Job(
             student=student,
-            files={"ex03_gradient_clipping.py": path.read_bytes()},
+            files={"ex03_gradient_clipping.py": text.encode()},
             exercises=["exercise-3"],
             options=options,
             fingerprint=grader_fingerprint(),
