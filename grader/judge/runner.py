@@ -108,12 +108,17 @@ def prepare(ex: Exercise, root: Path, opts: Options, zygote: Zygote | None = Non
     Workers are forked from ``zygote`` (the run's worker template) when one is given; else
     this grading starts its own template, which :func:`grade` closes."""
     check_isolation(opts)
-    warm_up()
     sub = resolve(ex, root)
     owned = None
     if zygote is None and sub.error is None:
         zygote, owns = _template_for([ex.module], opts)
         owned = zygote if owns else None
+    try:
+        warm_up()  # the judge's own imports, while the template imports torch in its sandbox
+    except BaseException:
+        if owned is not None:
+            close_zygote(owned)
+        raise
     spec = WorkerSpec(
         module=ex.module,
         submission=sub.path if sub.path.is_file() else sub.file,  # the file the student knows
