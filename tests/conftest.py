@@ -11,28 +11,21 @@ from grader.judge import exercises, runner
 from grader.judge.scorecard import Scorecard, TestResult
 
 ROOT = Path(__file__).resolve().parent.parent
-_TEMPLATES: dict[tuple[str, bool], object] = {}
 
 
 def _shared_template(modules: list[str], opts: runner.Options) -> object:
     """One worker template per (isolation, device) for this test process, preloading every
     exercise's scenarios: gradings fork from it instead of importing torch each time. The
     sandbox modes' own tests start templates of their own (test_sandbox, test_redteam)."""
-    from grader.judge.client import start_zygote
+    from grader.judge.client import kept_template
 
-    key = (opts.isolation, opts.device != "cpu")
-    template = _TEMPLATES.get(key)
-    if template is None or not template.alive:  # type: ignore[attr-defined]
-        every = [ex.module for ex in exercises.all_exercises()]
-        # The template outlives the test that first needs it: its folder goes in the system's
-        # temporary directory, not in a folder that test made private to look for leftovers.
-        private, tempfile.tempdir = tempfile.tempdir, None
-        try:
-            template = start_zygote(every, mode=opts.isolation, cuda=key[1])
-        finally:
-            tempfile.tempdir = private
-        _TEMPLATES[key] = template
-    return template
+    # The template outlives the test that first needs it: its folder goes in the system's
+    # temporary directory, not in a folder that test made private to look for leftovers.
+    private, tempfile.tempdir = tempfile.tempdir, None
+    try:
+        return kept_template(opts.isolation, runner.workers_need_cuda(opts))
+    finally:
+        tempfile.tempdir = private
 
 
 runner.shared_templates = _shared_template  # type: ignore[assignment]

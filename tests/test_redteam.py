@@ -284,6 +284,7 @@ def test_require_isolation_landlock_is_met_without_namespaces(tmp_path):
 def test_a_student_leaves_nothing_for_the_next_one_graded_by_the_same_process(mode):
     """A class's grading process forks every student's workers from one template: what one
     student's code plants (files, environment, module state) never reaches the next's."""
+    from grader.judge.client import kept_template
     from grader.regrade import task
     from grader.regrade.cache import grader_fingerprint
 
@@ -305,14 +306,15 @@ def test_a_student_leaves_nothing_for_the_next_one_graded_by_the_same_process(mo
         card = json.loads(result.cards[0])
         return card["score"], card["max_score"]
 
+    task.share_templates()  # as in a local pool process of `grade class`
     try:
         alone = score(task.grade_student(job("b-alone", RED / "look_for_a_mark.py")))
         assert alone[0] == alone[1] > 0  # B is a correct solution when nothing is planted
-        template = next(iter(task._TEMPLATES.values()))
+        template = kept_template(mode, False)  # the one B was just graded from
         planted = score(task.grade_student(job("a", RED / "leave_a_mark.py")))
         assert planted[0] == 0  # A called the forbidden built-ins: the runtime guard voids it
         after = score(task.grade_student(job("b", RED / "look_for_a_mark.py")))
-        assert next(iter(task._TEMPLATES.values())) is template and template.alive  # shared
+        assert kept_template(mode, False) is template and template.alive  # shared
         assert after == alone
     finally:
         task.close_templates()

@@ -37,9 +37,10 @@ class Engine(Protocol):
         ...
 
 
-def _pool_process_signals() -> None:
+def _pool_process_setup() -> None:
     """In a pool process: Ctrl-C is the parent's business; SIGTERM (the parent ending the pool)
-    stops a grading cleanly -- its workers killed, folders removed -- or exits when idle."""
+    stops a grading cleanly -- its workers killed, folders removed -- or exits when idle; and
+    one worker template serves every student the process grades."""
     from grader.regrade import task
 
     def on_term(_signum: int, _frame: object) -> None:
@@ -50,6 +51,7 @@ def _pool_process_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_term)
+    task.share_templates()  # this process's end is ours to see: one template for its students
 
 
 class LocalEngine:
@@ -69,7 +71,7 @@ class LocalEngine:
         pool = ProcessPoolExecutor(
             max_workers=min(self.workers, len(jobs)),
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_pool_process_signals,
+            initializer=_pool_process_setup,
             **extra,
         )
         pending: dict[Future[JobResult], Job] = {}

@@ -83,39 +83,34 @@ def grade_student(job: Job) -> JobResult:
     return result
 
 
-# This process's worker template per (isolation, CUDA), shared by every student it grades.
-# A template only ever imports torch and the grader's scenarios; student code runs in children
-# forked from it, each with a fresh view and scratch folder and every sandbox layer of its own,
-# killed (and its folders removed) when its exercise is done -- exactly as between two
-# exercises of one student. Sharing it saves a torch import per student (~4 CPU s).
-_TEMPLATES: dict[tuple[str, bool], Zygote] = {}
+def share_templates() -> None:
+    """Let this process keep one worker template for every student it grades (see
+    :func:`grader.judge.client.kept_template`), closed when the process ends. The local
+    engine's pool processes do; a Dask worker, whose end this grader does not see (its nanny
+    may kill it), starts a template per student instead, as `grade all` does."""
+    global _SHARING
+    if not _SHARING:
+        _close_templates_at_exit()
+        _SHARING = True
+
+
+_SHARING = False
 
 
 def _process_template(options: Options) -> Zygote | None:
-    from grader.judge import exercises
-    from grader.judge.client import start_zygote
+    from grader.judge.client import kept_template
     from grader.judge.runner import workers_need_cuda
 
-    key = (options.isolation, workers_need_cuda(options))
-    template = _TEMPLATES.get(key)
-    if template is None or not template.alive:
-        every = [ex.module for ex in exercises.all_exercises()]
-        template = start_zygote(every, mode=options.isolation, cuda=key[1])
-        if template is None:
-            return None  # each grading then starts its own, as `grade all` does
-        if not _TEMPLATES:
-            _close_templates_at_exit()
-        _TEMPLATES[key] = template
-    return template
+    if not _SHARING:
+        return None
+    return kept_template(options.isolation, workers_need_cuda(options))
 
 
 def close_templates() -> None:
-    """Kill this process's templates and everything they started; remove their folders."""
-    from grader.judge.client import close_zygote
+    """Kill this process's kept templates and everything they started; remove their folders."""
+    from grader.judge.client import close_kept_templates
 
-    for template in list(_TEMPLATES.values()):
-        close_zygote(template)
-    _TEMPLATES.clear()
+    close_kept_templates()
 
 
 def _close_templates_at_exit() -> None:
